@@ -1,0 +1,52 @@
+"""`harness test-connection`: connect, PING, and say what the target is.
+
+Runs in the command's own process; prints a short report to stdout. Exit 0 when the
+server answered, 1 with a one-line reason when it did not.
+"""
+
+from __future__ import annotations
+
+import time
+
+from harness.errors import ExitStatus, TargetError
+from harness.keyspace import DEFAULT_PREFIX_ROOT, count_keys
+from harness.settings import RunConfig
+from harness.target import connect, explain_failure, open_target
+
+PINGS = 10
+
+
+def test_connection(config: RunConfig, out) -> ExitStatus:
+    with open_target(config) as endpoint:
+        client = connect(endpoint, config.connect_retries)
+        try:
+            report = _report(client, config)
+        except Exception as exc:  # noqa: BLE001 - e.g. NOPERM for INFO under a narrow ACL user
+            raise TargetError(f"{endpoint.describe()} answered PING but then: {explain_failure(exc)[0]}") from exc
+        finally:
+            client.close()
+    print(f"target: {endpoint.describe()}", file=out)
+    for line in report:
+        print(line, file=out)
+    return ExitStatus.OK
+
+
+def _report(client, config: RunConfig) -> list[str]:
+    info = client.info()
+    name = info.get("server_name", "redis")
+    version = info.get(f"{name}_version") or info.get("redis_version", "?")
+    rtts = []
+    for _ in range(PINGS):
+        start = time.perf_counter()
+        client.ping()
+        rtts.append((time.perf_counter() - start) * 1000.0)
+    prefix = config.key_prefix or DEFAULT_PREFIX_ROOT
+    keys, complete = count_keys(client, prefix)
+    return [
+        f"server: {name} {version}",
+        f"mode: {info.get('redis_mode', 'standalone')}",
+        f"role: {info.get('role', '?')}",
+        f"round trip: min {min(rtts):.3f} ms, avg {sum(rtts) / len(rtts):.3f} ms, "
+        f"max {max(rtts):.3f} ms over {PINGS} PINGs",
+        f"keys under {prefix!r}: {keys}" + ("" if complete else " or more (SCAN stopped after 5 s)"),
+    ]

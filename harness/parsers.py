@@ -1,0 +1,256 @@
+"""Turn configuration text into typed values.
+
+Each parser is a callable `parse(text) -> value` that raises ValueError whose message
+says what is allowed ("expected a whole number >= 1"); settings.py adds the key and
+where the text came from. Pure: no I/O. The `describe` attribute is shown in --help.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable
+from urllib.parse import unquote, urlsplit
+
+Parser = Callable[[str], object]
+
+# Redis refuses string values larger than 512 MiB (proto-max-bulk-len).
+MAX_VALUE_SIZE = 512 * 1024 * 1024
+
+
+class Secret:
+    """A string that prints as *** so it cannot leak through a log line or repr.
+
+    Call reveal() at the one place the real value is needed (the AUTH handshake).
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "***" if self._value else "''"
+
+    __str__ = __repr__
+
+
+def _named(describe: str, func: Callable[[str], object]) -> Parser:
+    func.describe = describe  # type: ignore[attr-defined]
+    return func
+
+
+def integer(minimum: int = 0, maximum: int | None = None, auto: bool = False) -> Parser:
+    """A whole number in [minimum, maximum]; with auto=True the word 'auto' too."""
+    bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+    expected = f"a whole number {bounds}" + (", or auto" if auto else "")
+
+    def parse(text: str) -> int | str:
+        text = text.strip()
+        if auto and text.lower() == "auto":
+            return "auto"
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"expected {expected}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return _named(expected, parse)
+
+
+def number(minimum: float = 0.0, above: bool = False, maximum: float | None = None) -> Parser:
+    """A finite decimal number >= minimum (> minimum with above=True), <= maximum."""
+    low = f"> {minimum:g}" if above else f">= {minimum:g}"
+    expected = f"a number {low}" + ("" if maximum is None else f" and <= {maximum:g}")
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise ValueError(f"expected {expected}") from None
+        too_low = value <= minimum if above else value < minimum
+        if not math.isfinite(value) or too_low or (maximum is not None and value > maximum):
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return _named(expected, parse)
+
+
+def choice(*allowed: str) -> Parser:
+    expected = "one of " + ", ".join(allowed)
+
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return _named(expected, parse)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def boolean(auto: bool = False) -> Parser:
+    expected = "true or false" + (", or auto" if auto else "")
+
+    def parse(text: str) -> bool | str:
+        value = text.strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        if auto and value == "auto":
+            return "auto"
+        raise ValueError(f"expected {expected}")
+
+    return _named(expected, parse)
+
+
+def text() -> Parser:
+    return _named("text", lambda value: value.strip())
+
+
+def secret() -> Parser:
+    return _named("text (never shown)", lambda value: Secret(value.strip()))
+
+
+@dataclasses.dataclass(frozen=True)
+class SizeChoice:
+    """Values of `low` to `high` bytes (equal for a fixed size), picked `weight` parts."""
+
+    low: int
+    high: int
+    weight: float
+
+
+def _size_range(part: str) -> tuple[int, int]:
+    low_text, sep, high_text = part.partition("-")
+    low = int(low_text)
+    high = int(high_text) if sep else low
+    if not 1 <= low <= high <= MAX_VALUE_SIZE:
+        raise ValueError
+    return low, high
+
+
+def value_size_spec() -> Parser:
+    expected = (
+        f"a size in bytes (1 to {MAX_VALUE_SIZE}), a range MIN-MAX, "
+        "or a weighted list SIZE:WEIGHT,... such as 32:70,1024:25,65536:5"
+    )
+
+    def parse(value: str) -> tuple[SizeChoice, ...]:
+        parts = [part.strip() for part in value.split(",")]
+        weighted = len(parts) > 1 or ":" in value
+        choices = []
+        try:
+            for part in parts:
+                size_text, sep, weight_text = part.partition(":")
+                if weighted and not sep:
+                    raise ValueError
+                weight = float(weight_text) if sep else 1.0
+                if not (math.isfinite(weight) and weight > 0):
+                    raise ValueError
+                choices.append(SizeChoice(*_size_range(size_text.strip()), weight))
+        except ValueError:
+            raise ValueError(f"expected {expected}") from None
+        return tuple(choices)
+
+    return _named(expected, parse)
+
+
+URL_SCHEMES = ("redis", "rediss", "unix")
+
+
+@dataclasses.dataclass(frozen=True)
+class RedisUrl:
+    """The parts of a redis://, rediss:// or unix:// URL, or the word `embedded`."""
+
+    scheme: str
+    host: str = ""
+    port: int | None = None
+    db: int | None = None
+    path: str = ""
+    username: str = ""
+    password: Secret = Secret("")
+
+    @property
+    def embedded(self) -> bool:
+        return self.scheme == "embedded"
+
+    def masked(self) -> str:
+        """The URL as the user would recognise it, with any password as ***."""
+        if self.embedded:
+            return "embedded"
+        auth = ""
+        if self.username or self.password:
+            auth = self.username + (":***" if self.password else "") + "@"
+        if self.scheme == "unix":
+            return f"unix://{auth}{self.path}" + (f"?db={self.db}" if self.db else "")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        port = f":{self.port}" if self.port is not None else ""
+        db = f"/{self.db}" if self.db is not None else ""
+        return f"{self.scheme}://{auth}{host}{port}{db}"
+
+    __repr__ = masked
+    __str__ = masked
+
+
+def redis_url() -> Parser:
+    expected = "redis://[user:password@]host[:port][/db], rediss://..., unix:///path.sock, or embedded"
+
+    def parse(value: str) -> RedisUrl | None:
+        value = value.strip()
+        if not value:
+            return None
+        if value.lower() == "embedded":
+            return RedisUrl("embedded")
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"expected {expected}") from None
+        if parts.scheme not in URL_SCHEMES:
+            raise ValueError(f"expected {expected}")
+        db = _url_db(parts, expected)
+        auth = dict(
+            username=unquote(parts.username or ""), password=Secret(unquote(parts.password or ""))
+        )
+        if parts.scheme == "unix":
+            if not parts.path:
+                raise ValueError(f"expected {expected}: a unix:// URL needs a socket path")
+            return RedisUrl("unix", path=unquote(parts.path), db=db, **auth)
+        if not parts.hostname:
+            raise ValueError(f"expected {expected}: the URL names no host")
+        return RedisUrl(parts.scheme, host=parts.hostname, port=port, db=db, **auth)
+
+    return _named(expected, parse)
+
+
+def _url_db(parts, expected: str) -> int | None:
+    """The db number from the path (/3) or, for unix:// URLs, the query (?db=3)."""
+    if parts.scheme == "unix":
+        query = dict(pair.partition("=")[::2] for pair in parts.query.split("&") if pair)
+        raw = query.get("db", "")
+    else:
+        raw = parts.path.strip("/")
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise ValueError(f"expected {expected}: db must be a whole number, not {raw!r}")
+    return int(raw)
