@@ -87,7 +87,8 @@ def _usage_error(argv: list[str], message: str) -> str:
     commands = [token for token in argv if not token.startswith("-")]
     if commands and commands[0] not in ("run", "test-connection"):
         return f"unknown command {commands[0]!r}: use run or test-connection; see harness --help"
-    return f"cannot parse the command line ({' '.join(argv) or 'no command'}); see harness --help"
+    # argv itself is not echoed: it may hold a password.
+    return "cannot parse the command line; see harness --help"
 
 
 def options_given(arguments: dict) -> dict[str, str]:
@@ -168,10 +169,12 @@ def _debug(argv: list[str], env) -> bool:
 
 
 def _main(argv: list[str], out, env) -> int:
-    arguments = parse_argv(argv)
-    if arguments["--help"]:
+    # Help works after a command too (`harness run --help`); docopt's [options] shortcut
+    # leaves out options that the usage patterns already name, so check for it here.
+    if "-h" in argv or "--help" in argv:
         print(USAGE, file=out)
         return ExitStatus.OK
+    arguments = parse_argv(argv)
     if arguments["--version"]:
         print(f"harness {__version__}", file=out)
         return ExitStatus.OK

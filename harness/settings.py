@@ -175,8 +175,16 @@ def _parse(spec: KeySpec, raw: RawValue) -> object:
     try:
         return spec.parser(raw.text)
     except ValueError as exc:
-        shown = "***" if spec.name == "password" else raw.text
+        shown = "***" if spec.name == "password" else _mask_url_password(raw.text)
         raise ConfigError(f"invalid {spec.name} = {shown!r} ({raw.source}): {exc}") from None
+
+
+_URL_PASSWORD = re.compile(r"(//[^/@:]*:)[^/@]*@")
+
+
+def _mask_url_password(text: str) -> str:
+    """redis://user:secret@host -> redis://user:***@host, for error messages."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def read_env(env: Mapping[str, str]) -> dict[str, RawValue]:

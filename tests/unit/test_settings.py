@@ -1,0 +1,237 @@
+"""Precedence of each layer and each class of bad input, through the real entry point.
+
+Everything here is `harness run --dry-run` or a failing configuration: nothing connects.
+"""
+
+import io
+import textwrap
+
+import pytest
+
+from harness.cli import main
+from harness.settings import KEYS, resolve
+
+
+def invoke(capsys, *argv, env=None):
+    out = io.StringIO()
+    status = main(list(argv), out=out, env=env or {})
+    err = capsys.readouterr().err
+    return status, out.getvalue(), err
+
+
+def write_ini(tmp_path, text, name="test.ini"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def dry_line(output, key):
+    """'value', 'source' of one key in --dry-run output."""
+    for line in output.splitlines():
+        if line.startswith(f"{key} ="):
+            value, _, source = line.partition("#")
+            return value.split("=", 1)[1].strip(), source.strip()
+    raise AssertionError(f"{key} not in dry-run output:\n{output}")
+
+
+def test_defaults_are_marked_as_defaults(capsys):
+    status, out, _ = invoke(capsys, "run", "--dry-run")
+    assert status == 0
+    assert dry_line(out, "client_instances") == ("1", "default")
+    assert dry_line(out, "stats_interval") == ("5", "default")
+
+
+def test_ini_overrides_default_and_names_file_and_line(capsys, tmp_path):
+    path = write_ini(tmp_path, """\
+        # a comment
+        [run]
+        duration = 7
+
+        client_instances = 4   ; inline comment
+        """)
+    status, out, _ = invoke(capsys, "run", "-c", path, "--dry-run")
+    assert status == 0
+    assert dry_line(out, "client_instances") == ("4", f"{path}:5")
+    assert dry_line(out, "duration") == ("7", f"{path}:3")
+
+
+def test_env_overrides_ini(capsys, tmp_path):
+    path = write_ini(tmp_path, "[run]\nclient_instances = 4\n")
+    env = {"HARNESS_CLIENT_INSTANCES": "6"}
+    status, out, _ = invoke(capsys, "run", "-c", path, "--dry-run", env=env)
+    assert status == 0
+    assert dry_line(out, "client_instances") == ("6", "env HARNESS_CLIENT_INSTANCES")
+
+
+def test_option_overrides_env(capsys, tmp_path):
+    path = write_ini(tmp_path, "[run]\nclient_instances = 4\n")
+    env = {"HARNESS_CLIENT_INSTANCES": "6"}
+    status, out, _ = invoke(capsys, "run", "-c", path, "--client-instances", "8", "--dry-run", env=env)
+    assert status == 0
+    assert dry_line(out, "client_instances") == ("8", "option --client-instances")
+
+
+def test_otel_standard_variable_and_harness_variable_wins(capsys):
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
+    _, out, _ = invoke(capsys, "run", "--dry-run", env=env)
+    assert dry_line(out, "otlp_endpoint") == ("http://collector:4318", "env OTEL_EXPORTER_OTLP_ENDPOINT")
+    env["HARNESS_OTLP_ENDPOINT"] = "http://other:4318"
+    _, out, _ = invoke(capsys, "run", "--dry-run", env=env)
+    assert dry_line(out, "otlp_endpoint") == ("http://other:4318", "env HARNESS_OTLP_ENDPOINT")
+
+
+def test_every_key_has_an_env_variable_and_an_option():
+    for spec in KEYS:
+        config = resolve(None, {spec.env: spec.default}, {})
+        assert config.source(spec.name) == f"env {spec.env}"
+        config = resolve(None, {}, {spec.name: spec.default})
+        assert config.source(spec.name) == f"option {spec.option}"
+
+
+def test_password_file_is_read_and_masked(capsys, tmp_path):
+    secret_file = tmp_path / "pw"
+    secret_file.write_text("s3cret-value\n")
+    status, out, err = invoke(capsys, "run", "--dry-run", "--password-file", str(secret_file))
+    assert status == 0
+    assert dry_line(out, "password") == ("***", f"file {secret_file}")
+    assert "s3cret-value" not in out + err
+    assert resolve(None, {}, {"password_file": str(secret_file)}).password.reveal() == "s3cret-value"
+
+
+def test_password_never_shown_from_any_source(capsys, tmp_path):
+    path = write_ini(tmp_path, "[target]\nurl = redis://app:ini-secret@db.example:6380/1\n")
+    status, out, err = invoke(capsys, "run", "-c", path, "--dry-run", env={"HARNESS_PASSWORD": "env-secret"})
+    # url with a password and HARNESS_PASSWORD conflict: the error must not show either.
+    assert status == 2
+    assert "ini-secret" not in out + err and "env-secret" not in out + err
+    status, out, err = invoke(capsys, "run", "-c", path, "--dry-run")
+    assert status == 0
+    assert dry_line(out, "url")[0] == "redis://app:***@db.example:6380/1"
+    assert "ini-secret" not in out + err
+
+
+def bad(capsys, *argv, env=None):
+    status, out, err = invoke(capsys, *argv, env=env)
+    lines = err.strip().splitlines()
+    assert status == 2, (status, out, err)
+    assert len(lines) == 1 and lines[0].startswith("harness: error: "), err
+    assert "Traceback" not in err and out == ""
+    return lines[0]
+
+
+def test_unknown_section(capsys, tmp_path):
+    path = write_ini(tmp_path, "[run]\nduration = 1\n\n[server]\nhost = x\n")
+    assert f"unknown section [server] ({path}:4)" in bad(capsys, "run", "-c", path)
+
+
+def test_default_section_is_not_magic(capsys, tmp_path):
+    path = write_ini(tmp_path, "[DEFAULT]\nduration = 1\n")
+    assert "unknown section [DEFAULT]" in bad(capsys, "run", "-c", path)
+
+
+def test_unknown_key_with_suggestion(capsys, tmp_path):
+    path = write_ini(tmp_path, "[run]\nclient_instance = 2\n")
+    line = bad(capsys, "run", "-c", path)
+    assert f"unknown key 'client_instance' in [run] ({path}:2)" in line
+    assert "did you mean 'client_instances'" in line
+
+
+def test_key_in_wrong_section(capsys, tmp_path):
+    path = write_ini(tmp_path, "[target]\nduration = 2\n")
+    assert f"key 'duration' belongs in [run], not [target] ({path}:2)" in bad(capsys, "run", "-c", path)
+
+
+def test_wrong_type_in_ini(capsys, tmp_path):
+    path = write_ini(tmp_path, "[run]\nclient_instances = many\n")
+    line = bad(capsys, "run", "-c", path)
+    assert f"invalid client_instances = 'many' ({path}:2)" in line
+    assert "a whole number from 1 to 1024, or auto" in line
+
+
+def test_out_of_range_in_env(capsys):
+    line = bad(capsys, "run", env={"HARNESS_PORT": "70000"})
+    assert "invalid port = '70000' (env HARNESS_PORT): expected a whole number from 1 to 65535" in line
+
+
+def test_bad_choice_on_command_line(capsys):
+    line = bad(capsys, "run", "--key-distribution", "pareto")
+    assert "invalid key_distribution = 'pareto' (option --key-distribution)" in line
+    assert "uniform, sequential, gaussian, zipfian" in line
+
+
+def test_unknown_workload_lists_the_real_ones(capsys):
+    assert "one of basic_rw, high_throughput" in bad(capsys, "run", "--workload", "nope")
+
+
+def test_unknown_env_variable(capsys):
+    assert "unknown environment variable HARNESS_DURATON" in bad(capsys, "run", env={"HARNESS_DURATON": "1"})
+
+
+def test_url_conflicts_with_host(capsys, tmp_path):
+    path = write_ini(tmp_path, "[target]\nurl = redis://a:1\n")
+    line = bad(capsys, "run", "-c", path, "--host", "b")
+    assert f"url ({path}:2) conflicts with host (option --host)" in line
+
+
+def test_embedded_conflicts_with_password(capsys):
+    line = bad(capsys, "run", "--url", "embedded", env={"HARNESS_PASSWORD": "x"})
+    assert "url (option --url) conflicts with password (env HARNESS_PASSWORD)" in line
+
+
+def test_password_and_password_file(capsys, tmp_path):
+    secret_file = tmp_path / "pw"
+    secret_file.write_text("a\n")
+    line = bad(capsys, "run", "--password-file", str(secret_file), env={"HARNESS_PASSWORD": "b"})
+    assert "password (env HARNESS_PASSWORD) and password_file (option --password-file) are both set" in line
+
+
+def test_missing_password_file(capsys, tmp_path):
+    line = bad(capsys, "run", "--password-file", str(tmp_path / "absent"))
+    assert "cannot read password_file" in line and "No such file" in line
+
+
+def test_tls_files_need_tls_and_pairs(capsys):
+    assert "tls_ca (option --tls-ca) needs TLS" in bad(capsys, "run", "--tls-ca", "/tmp/ca.pem")
+    line = bad(capsys, "run", "--url", "rediss://h:1", "--tls-cert", "/tmp/c.pem")
+    assert "tls_cert (option --tls-cert) needs its pair" in line
+
+
+def test_warmup_must_be_shorter_than_duration(capsys):
+    line = bad(capsys, "run", "--duration", "5", "--warmup", "5")
+    assert "warmup = 5 (option --warmup) must be shorter than duration = 5 (option --duration)" in line
+
+
+def test_bad_url(capsys):
+    line = bad(capsys, "run", "--url", "http://user:topsecret@host")
+    assert "invalid url = 'http://user:***@host' (option --url): expected redis://" in line
+    assert "topsecret" not in line
+
+
+def test_missing_config_file(capsys, tmp_path):
+    line = bad(capsys, "run", "-c", str(tmp_path / "nope.ini"))
+    assert f"cannot read config file {tmp_path / 'nope.ini'}: No such file or directory" in line
+
+
+def test_malformed_config_file(capsys, tmp_path):
+    path = write_ini(tmp_path, "duration = 3\n")
+    assert f"malformed config file {path}" in bad(capsys, "run", "-c", path)
+    path = write_ini(tmp_path, "[run]\nduration = 3\nduration = 4\n", name="dup.ini")
+    line = bad(capsys, "run", "-c", path)
+    assert "malformed config file" in line and "duration" in line and "line 3" in line
+
+
+def test_unknown_option(capsys):
+    assert "unknown option --bogus on the command line" in bad(capsys, "run", "--bogus", "1")
+
+
+def test_option_without_value(capsys):
+    assert "option --duration needs a value" in bad(capsys, "run", "--duration")
+
+
+def test_unknown_command(capsys):
+    assert "unknown command 'frob'" in bad(capsys, "frob")
+
+
+def test_debug_log_level_shows_traceback_for_bad_input(capsys):
+    status, _, err = invoke(capsys, "run", "--port", "0", "--log-level", "debug")
+    assert status == 2 and "Traceback" in err
