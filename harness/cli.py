@@ -17,7 +17,7 @@ from docopt import DocoptExit, docopt
 
 from harness import __version__
 from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped
-from harness.settings import KEYS, KEYS_BY_NAME, SECTIONS, RunConfig, resolve
+from harness.settings import KEYS, SECTIONS, RunConfig, resolve
 
 log = logging.getLogger("harness")
 

@@ -1,130 +1,234 @@
-"""`harness run`: resolve the target, drive the workload, report, clean up, decide the exit.
+"""`harness run`: plan, fork, supervise, stop in two phases, and decide the exit status.
 
-This is the foundation's minimal form: one process, one connection, one loop, so that
-the command, the embedded target, the reporting and the exit statuses work end to end.
-The engine issue replaces drive() with forked client processes and a reporter.
+Runs in the harness's main process. Before it forks it holds no socket, thread, lock
+or OpenTelemetry object: the pre-flight connection is closed, the embedded server is a
+child process, and the queues and events it creates are the multiprocessing ones that
+are meant to be shared. With the fork start method (set explicitly) it starts one
+reporter process and `client_instances` client processes, waits until every client is
+connected, then releases them together.
+
+Stopping: a deadline or request quota ends the clients by themselves. SIGINT/SIGTERM
+set the stop event: clients finish in-flight operations and send their last figures;
+a second signal exits at once. A client that dies is noticed within a poll interval
+(0.2 s); the others are stopped and the run ends with status 3. This is the one place
+that decides the exit status; the reporter writes it into the result file.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import queue
 import secrets
+import signal
 import time
-from dataclasses import dataclass
 
+import psutil
 import redis
 
 from harness.errors import ExitStatus, HarnessError, Stopped, TargetError
 from harness.keyspace import delete_keys, run_prefix
+from harness.messages import RunEnded
+from harness.plan import Plan, make_plan
+from harness.reporter import ReporterContext, reporter_main
 from harness.results import harness_block, write_json_atomic
 from harness.settings import RunConfig
-from harness.stats import CommandStats, error_type
+from harness.stats import CommandStats
 from harness.target import Endpoint, connect, explain_failure, open_target
-from workloads import WorkloadFactory, WorkloadSpec
+from harness.worker import ClientContext, client_main
 
 log = logging.getLogger("harness")
 
-# How many operations between clock checks in the loop (a clock read per op costs ~5%).
-CLOCK_CHECK_EVERY = 64
-
-
-@dataclass
-class Outcome:
-    stats: CommandStats
-    elapsed: float = 0.0
-    status: ExitStatus = ExitStatus.OK
-    reason: str = "completed"
+POLL = 0.2
+# After a stop request, how long clients get to finish in-flight operations.
+STOP_GRACE = 3.0
+REPORTER_GRACE = 10.0
 
 
 def new_run_id() -> str:
     return secrets.token_hex(4)
 
 
-def run(config: RunConfig, out) -> ExitStatus:
+def run(config: RunConfig, out=None) -> ExitStatus:
     run_id = new_run_id()
     prefix = run_prefix(config.key_prefix, run_id)
-    outcome = Outcome(CommandStats())
+    plan = make_plan(config, psutil.cpu_count() or 1)
     with open_target(config) as endpoint:
-        log.info("run %s: %s on %s, keys under %r", run_id, config.workload, endpoint.describe(), prefix)
+        log.info(
+            "run %s: %s on %s with %d client processes x %d connections (%d threads each), keys under %r",
+            run_id, config.workload, endpoint.describe(), plan.processes, plan.connections_per_process,
+            plan.threads_per_process, prefix,
+        )
         try:
-            client = connect(endpoint, config.connect_retries)
+            connect(endpoint, config.connect_retries).close()
         except TargetError as exc:
-            outcome.status, outcome.reason = ExitStatus.RUN_FAILED, str(exc)
-            _finish(config, outcome, out)
+            _write_unstarted(config, ExitStatus.RUN_FAILED, str(exc))
             raise
         try:
-            drive(client, _workload(config, prefix, run_id), config, outcome, out)
-        except Stopped as stop:
-            outcome.status, outcome.reason = stop.status, f"stopped by {stop.status.name}"
+            status = Supervisor(config, plan, endpoint, run_id, prefix).run()
         finally:
-            _finish(config, outcome, out)
             if config.cleanup:
                 _cleanup(endpoint, config, prefix)
-            client.close()
-    return outcome.status
+    return status
 
 
-def _workload(config: RunConfig, prefix: str, run_id: str):
-    spec = WorkloadSpec(
-        key_prefix=prefix.encode(),
-        keyspace=config.keyspace,
-        key_distribution=config.key_distribution,
-        value_size=config.value_size,
-        read_ratio=config.read_ratio,
-        seed=int(run_id, 16),
-    )
-    return WorkloadFactory.create(config.workload, spec)
+class Supervisor:
+    def __init__(self, config: RunConfig, plan: Plan, endpoint: Endpoint, run_id: str, prefix: str):
+        self.config = config
+        self.plan = plan
+        self.endpoint = endpoint
+        self.run_id = run_id
+        self.prefix = prefix
+        self.signalled: ExitStatus | None = None
+        self.failures: list[str] = []
 
-
-def drive(client: redis.Redis, workload, config: RunConfig, outcome: Outcome, out) -> None:
-    """Send operations until duration or requests ends the run; print totals each interval."""
-    stats = outcome.stats
-    execute = client.execute_command
-    started = time.monotonic()
-    deadline = started + config.duration if config.duration else float("inf")
-    remaining = config.requests or -1
-    next_report = started + config.stats_interval
-    try:
-        while remaining != 0:
-            for _ in range(CLOCK_CHECK_EVERY):
-                command = workload.next_command()
-                try:
-                    execute(*command)
-                    stats.ok[command[0]] += 1
-                except redis.RedisError as exc:
-                    stats.errors[command[0], error_type(exc)] += 1
-                remaining -= 1
-                if remaining == 0:
-                    break
-            now = time.monotonic()
-            if now >= deadline:
-                break
-            if now >= next_report:
-                print(_progress_line(stats, now - started), file=out, flush=True)
-                next_report += config.stats_interval
-    finally:
-        outcome.elapsed = time.monotonic() - started
-
-
-def _progress_line(stats: CommandStats, elapsed: float) -> str:
-    rate = stats.total / elapsed if elapsed > 0 else 0.0
-    per_command = "  ".join(f"{name} {stats.count_of(name):,}" for name in stats.commands())
-    return (
-        f"[{elapsed:7.1f}s] {stats.total:,} ops  {rate:,.0f} ops/s  "
-        f"errors {stats.total_errors:,}  | {per_command}"
-    )
-
-
-def _finish(config: RunConfig, outcome: Outcome, out) -> None:
-    print(_progress_line(outcome.stats, outcome.elapsed).replace("[", "[total ", 1), file=out, flush=True)
-    if config.output:
-        document = {
-            "harness": harness_block(outcome.stats, outcome.elapsed, outcome.status, outcome.reason)
-        }
+    def run(self) -> ExitStatus:
+        mp = multiprocessing.get_context("fork")
+        reports, control = mp.Queue(), mp.Queue()
+        go, stop = mp.Event(), mp.Event()
+        start_at = mp.Value("d", 0.0, lock=False)
+        me = os.getpid()
+        reporter = mp.Process(
+            target=reporter_main, name="harness-reporter",
+            args=(ReporterContext(self.config, self.plan, self.run_id, self.endpoint.describe(),
+                                  reports, start_at, me),),
+        )
+        clients = [
+            mp.Process(
+                target=client_main, name=f"harness-client-{index}",
+                args=(ClientContext(index, self.config, self.plan, self.endpoint, self.run_id, self.prefix,
+                                    reports, control, go, stop, start_at, me),),
+            )
+            for index in range(self.plan.processes)
+        ]
+        reporter.start()
+        for client in clients:
+            client.start()
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        status, reason = ExitStatus.RUN_FAILED, "the coordinator stopped unexpectedly"
         try:
-            write_json_atomic(config.output, document)
-        except OSError as exc:
-            raise HarnessError(f"cannot write result file {config.output}: {exc.strerror}") from None
+            status, reason = self._supervise(clients, control, go, stop, start_at)
+        finally:
+            _end(clients, grace=0)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            reports.put(RunEnded(int(status), reason, list(self.failures)))
+            reporter.join(REPORTER_GRACE)
+            _end([reporter], grace=0)
+        if reporter.exitcode not in (0, None) and status == ExitStatus.OK:
+            status = ExitStatus.RUN_FAILED
+        return status
+
+    def _on_signal(self, signum, _frame) -> None:
+        status = ExitStatus.SIGINT if signum == signal.SIGINT else ExitStatus.SIGTERM
+        if self.signalled is not None:
+            raise Stopped(status)  # the second signal: unwind now, killing the clients
+        self.signalled = status
+
+    def _supervise(self, clients, control, go, stop, start_at) -> tuple[ExitStatus, str]:
+        if not self._wait_ready(clients, control):
+            stop.set()
+            return self._verdict()
+        start_at.value = time.monotonic() + 0.01
+        go.set()
+        stop_since = None
+        while True:
+            live = [client for client in clients if client.exitcode is None]
+            if not live:
+                return self._verdict()
+            multiprocessing.connection.wait([client.sentinel for client in live], POLL)
+            self._read_control(control)
+            self._check_exits(clients)
+            if stop_since is None and (self.failures or self.signalled):
+                stop.set()
+                stop_since = time.monotonic()
+            if stop_since is not None and time.monotonic() - stop_since > STOP_GRACE:
+                lingering = [client for client in clients if client.exitcode is None]
+                if lingering:
+                    log.warning("%d client processes did not stop within %.0f s; killing them",
+                                len(lingering), STOP_GRACE)
+                _end(lingering, grace=0)
+
+    def _wait_ready(self, clients, control) -> bool:
+        """Until every client is connected; False on a failure or a signal first."""
+        budget = (self.config.connect_timeout + 2.0) * (self.config.connect_retries + 1) + 5.0
+        deadline = time.monotonic() + budget
+        ready: set[int] = set()
+        while len(ready) < len(clients):
+            if self.signalled or self.failures:
+                return False
+            if time.monotonic() > deadline:
+                self.failures.append(f"client processes did not connect within {budget:.0f} s")
+                return False
+            try:
+                message = control.get(timeout=POLL)
+            except queue.Empty:
+                self._check_exits(clients)
+                continue
+            if message[0] == "ready":
+                ready.add(message[1])
+            else:
+                self._record_failure(message)
+        return True
+
+    def _read_control(self, control) -> None:
+        while True:
+            try:
+                message = control.get_nowait()
+            except queue.Empty:
+                return
+            if message[0] == "failed":
+                self._record_failure(message)
+
+    def _record_failure(self, message) -> None:
+        _, index, reason = message
+        text = f"client process {index}: {reason}"
+        if text not in self.failures:
+            log.error("%s; stopping the run", text)
+            self.failures.append(text)
+
+    def _check_exits(self, clients) -> None:
+        for index, client in enumerate(clients):
+            code = client.exitcode
+            if code is None or code == 0:
+                continue
+            if code < 0:
+                why = f"killed by {signal.Signals(-code).name}"
+            else:
+                why = f"exited with status {code}"
+            text = f"client process {index} (pid {client.pid}) {why}"
+            if not any(failure.startswith(f"client process {index}") for failure in self.failures):
+                log.error("%s; stopping the run", text)
+                self.failures.append(text)
+
+    def _verdict(self) -> tuple[ExitStatus, str]:
+        if self.failures:
+            return ExitStatus.RUN_FAILED, self.failures[0]
+        if self.signalled:
+            return self.signalled, f"stopped by {self.signalled.name}"
+        return ExitStatus.OK, "completed"
+
+
+def _end(processes, grace: float) -> None:
+    """Make sure none of `processes` outlives this call: terminate, then kill."""
+    for process in processes:
+        if process.exitcode is None:
+            process.join(grace)
+        if process.exitcode is None:
+            process.kill()
+            process.join(5)
+
+
+def _write_unstarted(config: RunConfig, status: ExitStatus, reason: str) -> None:
+    """A run that could not start still leaves a result file saying why."""
+    if not config.output:
+        return
+    try:
+        write_json_atomic(config.output, {"harness": harness_block(CommandStats(), 0.0, status, reason)})
+    except OSError as exc:
+        raise HarnessError(f"cannot write result file {config.output}: {exc.strerror}") from None
 
 
 def _cleanup(endpoint: Endpoint, config: RunConfig, prefix: str) -> None:

@@ -12,7 +12,6 @@ Usage:
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import shutil
@@ -23,13 +22,13 @@ import tempfile
 import time
 
 from harness.errors import TargetError
+from harness.lifecycle import set_parent_death_signal
 
 log = logging.getLogger("harness")
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
-_PR_SET_PDEATHSIG = 1
 
 
 def find_redis_server() -> str:
@@ -54,8 +53,7 @@ def free_port(host: str = HOST) -> int:
 
 def _die_with_parent() -> None:
     """Runs in the child between fork and exec: SIGTERM it when the harness dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    set_parent_death_signal(signal.SIGTERM)
 
 
 class EmbeddedServer:

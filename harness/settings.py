@@ -70,6 +70,8 @@ class RunConfig:
     threads_per_client: int = key("run", "2", p.integer(1, 1000), "worker threads per process", "N")
     pipeline: int = key("run", "1", p.integer(1, 100000), "commands per round trip", "N")
     warmup: float = key("run", "0", p.number(), "seconds of load left out of the results", "SEC")
+    ramp: float = key("run", "0", p.number(), "seconds to grow from one connection to all", "SEC")
+    cpu_affinity: str = key("run", "none", p.choice("none", "auto"), "auto pins client processes to cores", "MODE")
     # [workload]
     key_prefix: str = key("workload", "", p.text(), "key prefix; none = harness:<run id>:", "TEXT")
     keyspace: int = key("workload", "10000", p.integer(1), "number of distinct keys", "N")

@@ -133,6 +133,12 @@ def make_client(endpoint: Endpoint, **extra) -> redis.Redis:
     return redis.Redis(**client_kwargs(endpoint), **extra)
 
 
+def connection_pool(endpoint: Endpoint, size: int) -> redis.ConnectionPool:
+    """A pool whose make_connection() builds the right Connection class (TCP, TLS, unix)
+    with the harness's settings; built the way redis.Redis builds its own."""
+    return make_client(endpoint, max_connections=size).connection_pool
+
+
 def connect(endpoint: Endpoint, retries: int, first_backoff: float = 0.1) -> redis.Redis:
     """A client whose first PING succeeded, after up to `retries` more attempts.
 

@@ -6,7 +6,6 @@ Everything here is `harness run --dry-run` or a failing configuration: nothing c
 import io
 import textwrap
 
-import pytest
 
 from harness.cli import main
 from harness.settings import KEYS, resolve

@@ -1,0 +1,263 @@
+"""One worker thread's event loop over its connections.
+
+Runs in a client process, one instance per worker thread, after the fork. The thread
+owns its connections (redis-py Connection objects with the hiredis parser), its
+workload, its schedule and its stats: nothing here is shared with another thread
+except the `Control` flags and the outbox the process drains.
+
+Each connection carries at most one batch (`pipeline` commands) in flight. The loop
+sends a batch on every idle connection that is due, then waits on epoll for replies,
+so a thread with k connections keeps k batches in flight: one thread can drive many
+connections, and fewer threads means less GIL contention (measured in issue notes).
+
+A connection that fails is closed, its batch's operations are counted as errors of
+their type, and it is reconnected with backoff (50 ms doubling to 500 ms) while the
+others carry on. If a thread has had no working connection for `outage_budget`
+seconds, the target is treated as gone and the thread raises TargetGone.
+"""
+
+from __future__ import annotations
+
+import queue
+import selectors
+import time
+from dataclasses import dataclass
+
+import redis
+
+from harness.errors import TargetError
+from harness.pacing import Schedule
+from harness.stats import CommandStats, error_type
+
+FIRST_BACKOFF = 0.05
+MAX_BACKOFF = 0.5
+# Longest sleep when nothing is in flight, so stop requests are seen promptly.
+IDLE_WAIT = 0.05
+
+
+class TargetGone(TargetError):
+    pass
+
+
+class Control:
+    """Flags the process's main thread sets for its worker threads (plain attributes:
+    reading one costs nothing, unlike a multiprocessing.Event).
+
+    `publish_round` goes up once per Delta interval; each thread answers with a Report
+    for that round at its next loop turn, so all threads' figures cover the same span.
+    """
+
+    def __init__(self):
+        self.stopping = False
+        self.publish_round = 0
+
+
+@dataclass(frozen=True)
+class Clock:
+    start: float  # time.monotonic() at which load starts, the same in every process
+    deadline: float  # when to stop sending (inf without a duration)
+    warmup_end: float  # operations completed before this are left out of the results
+
+
+@dataclass
+class Report:
+    """What a thread publishes to its process when asked (Control.publish_round)."""
+
+    thread: int
+    round: int
+    stats: CommandStats
+    warmup_ops: int
+    lag: float
+    max_lag: float
+    connections: int
+    last_reply: float = 0.0
+    final: bool = False
+
+
+class Slot:
+    """One connection and the batch it has in flight."""
+
+    __slots__ = ("conn", "batch", "started", "active_at", "retry_at", "backoff", "sock")
+
+    def __init__(self, conn: redis.Connection, active_at: float):
+        self.conn = conn
+        self.batch: list | None = None
+        self.started = 0.0
+        self.active_at = active_at
+        self.retry_at = 0.0
+        self.backoff = FIRST_BACKOFF
+        self.sock = None
+
+
+class ThreadLoop:
+    def __init__(self, slots, workload, pipeline: int, quota: int, rate: float, clock: Clock,
+                 control: Control, outbox: queue.SimpleQueue, outage_budget: float, offset: float = 0.0,
+                 thread: int = 0):
+        self.thread = thread
+        self.round = 0
+        self.slots = slots
+        self.workload = workload
+        self.pipeline = pipeline
+        self.quota = quota  # operations left to send; -1 = no limit
+        self.schedule = Schedule(rate, pipeline, clock.start + offset, clock.deadline)
+        self.clock = clock
+        self.control = control
+        self.outbox = outbox
+        self.outage_budget = outage_budget
+        self.selector = selectors.DefaultSelector()
+        self.in_flight = 0
+        self.stats = CommandStats()
+        self.warmup = CommandStats()
+        self.max_lag = 0.0
+        self.last_reply = 0.0
+        self.down_since: float | None = None
+
+    # -- the loop -------------------------------------------------------------------
+    def run(self) -> None:
+        for slot in self.slots:
+            self._watch(slot)
+        control = self.control
+        try:
+            while True:
+                now = time.monotonic()
+                sending = not self.control.stopping and self.quota != 0 and not self.schedule.finished(now)
+                if not sending and self.in_flight == 0:
+                    break
+                if control.publish_round != self.round:
+                    self.round = control.publish_round
+                    self._publish(now)
+                if sending:
+                    self._send_due(now)
+                    self._check_outage(now)
+                for key, _ in self.selector.select(self._wait_time(now, sending)):
+                    self._on_readable(key.data)
+        finally:
+            self._publish(time.monotonic(), final=True)
+            for slot in self.slots:
+                self._close(slot)
+            self.selector.close()
+
+    def _send_due(self, now: float) -> None:
+        for slot in self.slots:
+            if slot.batch is not None or now < slot.active_at or self.quota == 0:
+                continue
+            if slot.sock is None and not self._reconnect(slot, now):
+                continue
+            intended = self.schedule.due(now)
+            if intended is None:
+                break
+            self.schedule.taken()
+            size = self.pipeline if self.quota < 0 else min(self.pipeline, self.quota)
+            if self.quota > 0:
+                self.quota -= size
+            next_command = self.workload.next_command
+            batch = [next_command() for _ in range(size)]
+            try:
+                conn = slot.conn
+                if size == 1:
+                    conn.send_packed_command(conn.pack_command(*batch[0]), check_health=False)
+                else:
+                    conn.send_packed_command(conn.pack_commands(batch), check_health=False)
+            except redis.RedisError as exc:
+                self._fail_batch(slot, batch, exc, now)
+                continue
+            slot.batch = batch
+            slot.started = intended
+            self.in_flight += 1
+        lag = self.schedule.lag(now)
+        if lag > self.max_lag:
+            self.max_lag = lag
+
+    def _on_readable(self, slot: Slot) -> None:
+        batch = slot.batch
+        if batch is None:  # nothing asked: the server closed the connection
+            self._break(slot, time.monotonic())
+            return
+        read = slot.conn.read_response
+        stats_ok, stats_errors = self._target_stats()
+        for position, command in enumerate(batch):
+            try:
+                read(disable_decoding=True)
+                stats_ok[command[0]] += 1
+            except redis.ResponseError as exc:
+                stats_errors[command[0], error_type(exc)] += 1
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                self._fail_batch(slot, batch[position:], exc, time.monotonic())
+                self.in_flight -= 1
+                return
+        slot.batch = None
+        self.in_flight -= 1
+        self.last_reply = time.monotonic()
+        slot.backoff = FIRST_BACKOFF
+
+    def _target_stats(self):
+        """Where completed operations count: the results, or (before warmup_end) apart."""
+        stats = self.stats if time.monotonic() >= self.clock.warmup_end else self.warmup
+        return stats.ok, stats.errors
+
+    def _wait_time(self, now: float, sending: bool) -> float:
+        wait = IDLE_WAIT
+        if sending and self.schedule.open_loop and any(s.batch is None for s in self.slots):
+            wait = min(wait, max(0.0, self.schedule.next_time() - now))
+        return wait
+
+    # -- connections ----------------------------------------------------------------
+    def _watch(self, slot: Slot) -> None:
+        sock = getattr(slot.conn, "_sock", None)
+        if sock is not None:
+            slot.sock = sock
+            self.selector.register(sock, selectors.EVENT_READ, slot)
+
+    def _close(self, slot: Slot) -> None:
+        if slot.sock is not None:
+            try:
+                self.selector.unregister(slot.sock)
+            except (KeyError, ValueError):
+                pass
+            slot.sock = None
+        slot.conn.disconnect()
+
+    def _break(self, slot: Slot, now: float) -> None:
+        self._close(slot)
+        slot.batch = None
+        slot.retry_at = now + slot.backoff
+        slot.backoff = min(slot.backoff * 2, MAX_BACKOFF)
+
+    def _fail_batch(self, slot: Slot, commands, exc: BaseException, now: float) -> None:
+        kind = error_type(exc)
+        _, errors = self._target_stats()
+        for command in commands:
+            errors[command[0], kind] += 1
+        self._break(slot, now)
+
+    def _reconnect(self, slot: Slot, now: float) -> bool:
+        if now < slot.retry_at:
+            return False
+        try:
+            slot.conn.connect()
+        except redis.RedisError:
+            slot.conn.disconnect()
+            slot.retry_at = now + slot.backoff
+            slot.backoff = min(slot.backoff * 2, MAX_BACKOFF)
+            return False
+        self._watch(slot)
+        return True
+
+    def _check_outage(self, now: float) -> None:
+        if any(slot.sock is not None for slot in self.slots):
+            self.down_since = None
+            return
+        if self.down_since is None:
+            self.down_since = now
+        elif now - self.down_since > self.outage_budget:
+            raise TargetGone(f"no connection could be re-established for {self.outage_budget:g} s")
+
+    # -- reporting --------------------------------------------------------------------
+    def _publish(self, now: float, final: bool = False) -> None:
+        connected = sum(1 for slot in self.slots if slot.sock is not None)
+        self.outbox.put(Report(self.thread, self.round, self.stats, self.warmup.total, self.schedule.lag(now), self.max_lag,
+                               connected, self.last_reply, final))
+        self.stats = CommandStats()
+        self.warmup = CommandStats()
+        self.max_lag = 0.0
+

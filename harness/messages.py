@@ -1,0 +1,42 @@
+"""Messages on the shared queue from client processes (and the coordinator) to the reporter.
+
+Data only. A client process sends at most one Delta per interval (<= 1 s), never one
+per operation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.stats import CommandStats
+
+
+@dataclass
+class Delta:
+    """What one client process did since its previous Delta."""
+
+    process: int
+    stats: CommandStats  # measured operations (after warmup)
+    warmup_ops: int = 0  # operations sent during warmup, left out of stats
+    lag: float = 0.0  # seconds behind the rate schedule now (max over threads)
+    max_lag: float = 0.0  # the most it fell behind during the interval
+    connections: int = 0  # connections open now
+    final: bool = False  # the process's last Delta
+    until: float = 0.0  # time.monotonic() when this Delta's window closed
+
+
+@dataclass
+class ProcessEnded:
+    """A client process finished cleanly; `last_reply` is when its last reply came in."""
+
+    process: int
+    last_reply: float
+
+
+@dataclass
+class RunEnded:
+    """From the coordinator, after every client process has exited: finish the output."""
+
+    status: int
+    reason: str
+    failures: list[str] = field(default_factory=list)
