@@ -87,8 +87,8 @@ class Supervisor:
     def run(self) -> ExitStatus:
         mp = multiprocessing.get_context("fork")
         reports, control = mp.Queue(), mp.Queue()
-        go, stop = mp.Event(), mp.Event()
-        start_at = mp.Value("d", 0.0, lock=False)
+        stop = mp.RawValue("b", 0)
+        start_at = mp.RawValue("d", 0.0)
         me = os.getpid()
         reporter = mp.Process(
             target=reporter_main, name="harness-reporter",
@@ -99,7 +99,7 @@ class Supervisor:
             mp.Process(
                 target=client_main, name=f"harness-client-{index}",
                 args=(ClientContext(index, self.config, self.plan, self.endpoint, self.run_id, self.prefix,
-                                    reports, control, go, stop, start_at, me),),
+                                    reports, control, stop, start_at, me),),
             )
             for index in range(self.plan.processes)
         ]
@@ -109,7 +109,7 @@ class Supervisor:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         status, reason = ExitStatus.RUN_FAILED, "the coordinator stopped unexpectedly"
         try:
-            status, reason = self._supervise(clients, control, go, stop, start_at)
+            status, reason = self._supervise(clients, control, stop, start_at)
         finally:
             _end(clients, grace=0)
             for sig, handler in previous.items():
@@ -127,12 +127,11 @@ class Supervisor:
             raise Stopped(status)  # the second signal: unwind now, killing the clients
         self.signalled = status
 
-    def _supervise(self, clients, control, go, stop, start_at) -> tuple[ExitStatus, str]:
+    def _supervise(self, clients, control, stop, start_at) -> tuple[ExitStatus, str]:
         if not self._wait_ready(clients, control):
-            stop.set()
+            stop.value = 1
             return self._verdict()
-        start_at.value = time.monotonic() + 0.01
-        go.set()
+        start_at.value = time.monotonic() + 0.02  # clients poll every 2 ms, then sleep until then
         stop_since = None
         while True:
             live = [client for client in clients if client.exitcode is None]
@@ -142,7 +141,7 @@ class Supervisor:
             self._read_control(control)
             self._check_exits(clients)
             if stop_since is None and (self.failures or self.signalled):
-                stop.set()
+                stop.value = 1
                 stop_since = time.monotonic()
             if stop_since is not None and time.monotonic() - stop_since > STOP_GRACE:
                 lingering = [client for client in clients if client.exitcode is None]

@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from harness.lifecycle import die_with_parent
+from harness.lifecycle import die_with_parent, set_process_name
 from harness.messages import Delta, ProcessEnded, RunEnded
 from harness.plan import Plan
 from harness.results import harness_block, write_json_atomic
@@ -33,7 +33,7 @@ class ReporterContext:
     run_id: str
     target: str
     reports: object  # multiprocessing.Queue
-    start_at: object  # multiprocessing.Value('d'): monotonic start, 0 until started
+    start_at: object  # multiprocessing.RawValue('d'): monotonic start, 0 until started
     coordinator_pid: int
 
 
@@ -87,6 +87,7 @@ def reporter_main(ctx: ReporterContext) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent(ctx.coordinator_pid)
+    set_process_name("harness:report")
     state = RunState()
     interval = ctx.config.stats_interval
     next_print = None

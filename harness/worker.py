@@ -2,7 +2,7 @@
 
 Runs only in a forked child. Everything network- or thread-related is created here,
 after the fork. The process:
-1. ignores SIGINT (the coordinator owns Ctrl-C and says stop through an Event) and dies
+1. ignores SIGINT (the coordinator owns Ctrl-C and says stop through shared memory) and dies
    with the coordinator (PR_SET_PDEATHSIG), so no client outlives it;
 2. opens its connections with connect_retries and backoff, named
    harness-<run id>-<process>-<connection>, and reports ready;
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import redis
 
 from harness.errors import ExitStatus, HarnessError
-from harness.lifecycle import die_with_parent
+from harness.lifecycle import die_with_parent, set_process_name
 from harness.loop import Clock, Control, Report, Slot, ThreadLoop
 from harness.messages import Delta, ProcessEnded
 from harness.plan import Plan, ThreadShare
@@ -52,9 +52,10 @@ class ClientContext:
     prefix: str
     reports: object  # multiprocessing.Queue to the reporter
     control: object  # multiprocessing.Queue to the coordinator
-    go: object  # multiprocessing.Event: start the load
-    stop: object  # multiprocessing.Event: stop sending
-    start_at: object  # multiprocessing.Value('d'): the shared monotonic start time
+    # Shared memory written only by the coordinator and polled here. Not Events: a
+    # multiprocessing.Event whose waiter is killed (kill -9) blocks every later set().
+    stop: object  # multiprocessing.RawValue('b'): 1 = stop sending
+    start_at: object  # multiprocessing.RawValue('d'): monotonic start time; 0 = not yet
     coordinator_pid: int
 
 
@@ -62,6 +63,7 @@ def client_main(ctx: ClientContext) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent(ctx.coordinator_pid)
+    set_process_name(f"harness:client{ctx.index}")
     if ctx.config.cpu_affinity == "auto":
         cores = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {cores[ctx.index % len(cores)]})
@@ -77,10 +79,12 @@ def _run(ctx: ClientContext) -> None:
     shares = ctx.plan.shares_of(ctx.index)
     slots = open_connections(ctx)
     ctx.control.put(("ready", ctx.index))
-    while not ctx.go.wait(0.2):
-        if ctx.stop.is_set():
+    while not ctx.start_at.value:
+        if ctx.stop.value:
             return
+        time.sleep(0.002)
     start = ctx.start_at.value
+    time.sleep(max(0.0, start - time.monotonic()))  # every process begins at the same instant
     config = ctx.config
     clock = Clock(
         start=start,
@@ -128,8 +132,9 @@ def _relay(ctx: ClientContext, threads, outbox: queue.SimpleQueue, control: Cont
     next_tick = time.monotonic() + DELTA_EVERY
     while True:
         while any(thread.is_alive() for thread in threads) and time.monotonic() < next_tick:
-            if ctx.stop.wait(min(0.1, max(0.0, next_tick - time.monotonic()))):
+            if ctx.stop.value:
                 control.stopping = True
+            time.sleep(min(0.05, max(0.0, next_tick - time.monotonic())))
         next_tick += DELTA_EVERY
         control.publish_round += 1
         delta = _collect_round(threads, outbox, control.publish_round, latest)

@@ -1,0 +1,192 @@
+"""The engine against real redis-server processes: shape, exact counts, pacing, failures."""
+
+import json
+import re
+import signal
+import subprocess
+import time
+
+import psutil
+import pytest
+
+from tests.conftest import REPO_ROOT, client_for, clean_env, harness_command, run_harness
+
+CONNECTION_NAME = re.compile(r"^harness-[0-9a-f]{8}-(\d+)-(\d+)$")
+
+
+def commandstats(client):
+    return {name[len("cmdstat_"):].upper(): stats["calls"] for name, stats in client.info("commandstats").items()}
+
+
+def delta(before, after, command):
+    return after.get(command, 0) - before.get(command, 0)
+
+
+class Running:
+    """A `harness run` in the background, started and waited on as a user would."""
+
+    def __init__(self, server, tmp_path, *args):
+        self.output = tmp_path / "result.json"
+        self.process = subprocess.Popen(
+            harness_command("run", "--port", str(server.port), "--stats-interval", "0.5",
+                            "--output", str(self.output), *args),
+            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+        )
+        first = self.process.stdout.readline()
+        assert first.startswith("[ "), first + self.process.stderr.read()
+        self.children = psutil.Process(self.process.pid).children(recursive=True)
+
+    def finish(self, timeout=30):
+        out, err = self.process.communicate(timeout=timeout)
+        return self.process.returncode, out, err
+
+    def result(self):
+        return json.loads(self.output.read_text())["harness"]
+
+    def assert_nothing_left(self):
+        survivors = [child for child in self.children if child.is_running() and child.status() != "zombie"]
+        assert not survivors, survivors
+
+
+def test_process_tree_and_named_connections(redis_server, tmp_path):
+    client = client_for(redis_server)
+    before = commandstats(client)
+    run = Running(redis_server, tmp_path, "--client-instances", "3", "--connections-per-client", "4",
+                  "--threads-per-client", "2", "--duration", "60")
+    names = sorted(child.name() for child in run.children)
+    assert names == ["harness:client0", "harness:client1", "harness:client2", "harness:report"]
+    connections = [entry["name"] for entry in client.client_list() if CONNECTION_NAME.match(entry["name"])]
+    assert len(connections) == 12
+    per_process = sorted(CONNECTION_NAME.match(name).group(1) for name in connections)
+    assert per_process == ["0"] * 4 + ["1"] * 4 + ["2"] * 4
+    # SIGTERM: final results within 5 s, every operation accounted for.
+    signalled = time.monotonic()
+    run.process.send_signal(signal.SIGTERM)
+    status, out, err = run.finish()
+    assert time.monotonic() - signalled < 5
+    assert status == 143, err
+    assert "[total" in out
+    result = run.result()
+    assert result["exit"] == {"status": 143, "reason": "stopped by SIGTERM"}
+    after = commandstats(client)
+    for command in ("SET", "GET"):
+        assert result["commands"][command]["count"] == delta(before, after, command) > 0
+    run.assert_nothing_left()
+
+
+@pytest.mark.parametrize("workload, commands", [("high_throughput", ("SET", "GET")),
+                                                ("basic_rw", ("SET", "GET", "INCR", "DEL"))])
+def test_requests_are_exact_and_match_commandstats(redis_server, tmp_path, workload, commands):
+    client = client_for(redis_server)
+    before = commandstats(client)
+    output = tmp_path / "result.json"
+    done = run_harness("run", "--port", str(redis_server.port), "--requests", "100000", "--workload", workload,
+                       "--client-instances", "3", "--threads-per-client", "2", "--connections-per-client", "3",
+                       "--duration", "0", "--output", str(output))
+    assert done.returncode == 0, done.stderr
+    after = commandstats(client)
+    result = json.loads(output.read_text())["harness"]
+    assert result["totals"]["count"] == 100000 and result["totals"]["errors"] == 0
+    assert set(result["commands"]) == set(commands)
+    for command in commands:
+        assert result["commands"][command]["count"] == delta(before, after, command), command
+    assert sum(delta(before, after, command) for command in commands) == 100000
+
+
+def test_rate_is_held_within_two_percent(redis_server, tmp_path):
+    client = client_for(redis_server)
+    before = commandstats(client)
+    output = tmp_path / "result.json"
+    done = run_harness("run", "--port", str(redis_server.port), "--rate", "5000", "--duration", "10",
+                       "--client-instances", "2", "--output", str(output))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(output.read_text())["harness"]
+    achieved = result["totals"]["ops_per_sec"]
+    assert 4900 <= achieved <= 5100, result["totals"]
+    assert 49000 <= result["totals"]["count"] <= 51000
+    after = commandstats(client)
+    assert delta(before, after, "SET") + delta(before, after, "GET") == result["totals"]["count"]
+    assert "max_schedule_lag_seconds" in result["run"]
+
+
+def test_warmup_operations_are_left_out(redis_server, tmp_path):
+    client = client_for(redis_server)
+    before = commandstats(client)
+    output = tmp_path / "result.json"
+    done = run_harness("run", "--port", str(redis_server.port), "--rate", "2000", "--duration", "3",
+                       "--warmup", "1", "--output", str(output))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(output.read_text())["harness"]
+    sent = delta(before, commandstats(client), "SET") + delta(before, commandstats(client), "GET")
+    assert result["totals"]["count"] + result["run"]["warmup_ops"] == sent
+    assert 1800 <= result["run"]["warmup_ops"] <= 2200
+    assert 1900 <= result["totals"]["ops_per_sec"] <= 2100
+
+
+def test_a_killed_client_stops_the_run(redis_server, tmp_path):
+    run = Running(redis_server, tmp_path, "--client-instances", "2", "--duration", "60")
+    victim = next(child for child in run.children if child.name() == "harness:client1")
+    victim.kill()
+    killed = time.monotonic()
+    status, out, err = run.finish()
+    assert status == 3, err
+    assert f"client process 1 (pid {victim.pid}) killed by SIGKILL; stopping the run" in err
+    assert time.monotonic() - killed < 10
+    result = run.result()
+    assert result["exit"]["status"] == 3 and "killed by SIGKILL" in result["exit"]["reason"]
+    assert result["totals"]["count"] > 0  # what the surviving client measured is kept
+    run.assert_nothing_left()
+
+
+def test_a_restarted_server_is_reconnected(redis_server_factory, tmp_path):
+    server = redis_server_factory()
+    port = server.port
+    run = Running(server, tmp_path, "--client-instances", "2", "--duration", "8")
+    server.stop()
+    time.sleep(1.0)
+    returned = redis_server_factory(port=port)
+    back_at = time.monotonic()
+    client = client_for(returned)
+    while commandstats(client).get("SET", 0) == 0:
+        assert time.monotonic() - back_at < 2.0, "no load within 2 s of the server's return"
+        time.sleep(0.05)
+    status, out, err = run.finish()
+    assert status == 0, err
+    result = run.result()
+    assert result["totals"]["errors"] > 0
+    assert set(result["totals"]["errors_by_type"]) == {"connection"}
+    run.assert_nothing_left()
+
+
+def test_a_target_that_stays_down_fails_the_run(redis_server_factory, tmp_path):
+    server = redis_server_factory()
+    run = Running(server, tmp_path, "--duration", "60", "--connect-timeout", "0.5", "--connect-retries", "1")
+    server.stop()
+    status, out, err = run.finish()
+    assert status == 3, err
+    assert "no connection could be re-established for 1 s" in err
+    result = run.result()
+    assert result["exit"]["status"] == 3 and result["totals"]["count"] > 0
+    run.assert_nothing_left()
+
+
+def test_embedded_server_is_not_a_client_process(tmp_path):
+    done = run_harness("run", "--url", "embedded", "--client-instances", "2", "--requests", "2000",
+                       "--duration", "0", "--output", str(tmp_path / "r.json"))
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["harness"]["totals"]["count"] == 2000
+
+
+def test_cpu_affinity_auto_pins_clients_to_distinct_cores(redis_server, tmp_path):
+    run = Running(redis_server, tmp_path, "--client-instances", "2", "--cpu-affinity", "auto", "--duration", "60")
+    clients = sorted((c for c in run.children if c.name().startswith("harness:client")), key=lambda c: c.name())
+    affinities = [tuple(c.cpu_affinity()) for c in clients]
+    assert all(len(a) == 1 for a in affinities)
+    if psutil.cpu_count() >= 2:
+        assert affinities[0] != affinities[1]
+    run.process.send_signal(signal.SIGINT)
+    status, _, err = run.finish()
+    assert status == 130, err
+    run.assert_nothing_left()
+
+
