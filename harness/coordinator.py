@@ -68,9 +68,11 @@ def run(config: RunConfig, out=None) -> ExitStatus:
             raise
         try:
             status = Supervisor(config, plan, endpoint, run_id, prefix).run()
-        finally:
-            if config.cleanup:
-                _cleanup(endpoint, config, prefix)
+        except Stopped:
+            log.warning("stopped at once: keys under %r were left in place", prefix)
+            raise
+        if config.cleanup:
+            _cleanup(endpoint, config, prefix)
     return status
 
 

@@ -44,6 +44,11 @@ def error_type(exc: BaseException) -> str:
     """connection, timeout, or the server's error prefix (OOM, WRONGTYPE, NOPERM, MOVED...)."""
     import redis
 
+    # redis-py strips known prefixes (OOM, NOPERM, MOVED...) from the message and keeps
+    # them here; unknown ones (WRONGTYPE, BUSY...) stay the message's first word.
+    code = getattr(exc, "status_code", None)
+    if code:
+        return code
     if isinstance(exc, redis.TimeoutError):
         return "timeout"
     if isinstance(exc, (redis.ConnectionError, OSError)):

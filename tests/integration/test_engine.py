@@ -190,3 +190,54 @@ def test_cpu_affinity_auto_pins_clients_to_distinct_cores(redis_server, tmp_path
     run.assert_nothing_left()
 
 
+
+
+def test_server_errors_are_counted_by_prefix_and_the_run_goes_on(redis_server_factory, tmp_path):
+    server = redis_server_factory("--maxmemory", "2mb", "--maxmemory-policy", "noeviction")
+    output = tmp_path / "result.json"
+    done = run_harness("run", "--port", str(server.port), "--requests", "20000", "--duration", "0",
+                       "--value-size", "1000", "--keyspace", "100000", "--output", str(output))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(output.read_text())["harness"]
+    assert result["totals"]["count"] == 20000
+    assert set(result["totals"]["errors_by_type"]) == {"OOM"}
+    assert result["commands"]["SET"]["errors"] == result["totals"]["errors"] > 0
+    assert result["commands"]["GET"]["errors"] == 0
+
+
+def test_ramp_adds_connections_over_time(redis_server, tmp_path):
+    client = client_for(redis_server)
+    run = Running(redis_server, tmp_path, "--connections-per-client", "4", "--threads-per-client", "1",
+                  "--ramp", "30", "--duration", "60")
+    time.sleep(2.5)
+    idle = {CONNECTION_NAME.match(entry["name"]).group(2): int(entry["idle"])
+            for entry in client.client_list() if CONNECTION_NAME.match(entry["name"])}
+    # Connection 0 works from the start; 1 to 3 join at 10, 20 and 30 s: still untouched.
+    assert idle["0"] == 0 and all(idle[name] >= 2 for name in ("1", "2", "3")), idle
+    run.process.send_signal(signal.SIGTERM)
+    assert run.finish()[0] == 143
+    run.assert_nothing_left()
+
+
+def test_a_second_sigint_exits_at_once(redis_server, tmp_path):
+    run = Running(redis_server, tmp_path, "--client-instances", "2", "--duration", "60")
+    run.process.send_signal(signal.SIGINT)
+    run.process.send_signal(signal.SIGINT)
+    status, _, err = run.finish(timeout=10)
+    assert status == 130, err
+    run.assert_nothing_left()
+
+
+def test_nothing_outlives_a_killed_coordinator(tmp_path):
+    process = subprocess.Popen(
+        harness_command("run", "--url", "embedded", "--client-instances", "2", "--duration", "60",
+                        "--stats-interval", "0.5"),
+        env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+    )
+    assert process.stdout.readline().startswith("[ ")
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert len(children) == 4  # reporter, 2 clients, the embedded redis-server
+    process.kill()
+    process.wait()
+    gone, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, alive
