@@ -28,7 +28,7 @@ import time
 import psutil
 import redis
 
-from harness.errors import ExitStatus, HarnessError, Stopped, TargetError
+from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped, TargetError
 from harness.keyspace import delete_keys, run_prefix
 from harness.messages import RunEnded
 from harness.plan import Plan, make_plan
@@ -38,6 +38,8 @@ from harness.settings import RunConfig
 from harness.stats import CommandStats
 from harness.target import Endpoint, connect, explain_failure, open_target
 from harness.worker import ClientContext, client_main
+from workloads import WorkloadSpec
+from workloads.custom import Custom, check_templates
 
 log = logging.getLogger("harness")
 
@@ -62,10 +64,15 @@ def run(config: RunConfig, out=None) -> ExitStatus:
             plan.threads_per_process, prefix,
         )
         try:
-            connect(endpoint, config.connect_retries).close()
+            client = connect(endpoint, config.connect_retries)
         except TargetError as exc:
             _write_unstarted(config, ExitStatus.RUN_FAILED, str(exc))
             raise
+        try:
+            if config.workload == "custom":
+                _check_custom_commands(client, config, prefix)
+        finally:
+            client.close()  # no socket may be held across the fork
         try:
             status = Supervisor(config, plan, endpoint, run_id, prefix).run()
         except Stopped:
@@ -220,6 +227,13 @@ def _end(processes, grace: float) -> None:
         if process.exitcode is None:
             process.kill()
             process.join(5)
+
+
+def _check_custom_commands(client, config: RunConfig, prefix: str) -> None:
+    spec = WorkloadSpec(config=config, key_prefix=prefix.encode(), seed=0)
+    problem = check_templates(client, Custom(spec), prefix.encode())
+    if problem:
+        raise ConfigError(f"commands ({config.source('commands')}): {problem}")
 
 
 def _write_unstarted(config: RunConfig, status: ExitStatus, reason: str) -> None:

@@ -26,13 +26,27 @@ from dataclasses import dataclass
 import redis
 
 from harness.errors import TargetError
+from harness.histogram import index_of
 from harness.pacing import Schedule
-from harness.stats import CommandStats, error_type
+from harness.stats import CommandStats, PubSubStats, error_type
 
 FIRST_BACKOFF = 0.05
 MAX_BACKOFF = 0.5
 # Longest sleep when nothing is in flight, so stop requests are seen promptly.
 IDLE_WAIT = 0.05
+
+
+MULTI = ("MULTI",)
+EXEC = ("EXEC",)
+
+
+def _move_failed_to_errors(queued: list, replies: list, stats: CommandStats) -> None:
+    """A command inside MULTI/EXEC was counted ok when QUEUED; its real outcome is its
+    item in EXEC's reply."""
+    for command, reply in zip(queued, replies):
+        if isinstance(reply, redis.ResponseError):
+            stats.ok[command[0]] -= 1
+            stats.errors[command[0], error_type(reply)] += 1
 
 
 class TargetGone(TargetError):
@@ -50,6 +64,7 @@ class Control:
     def __init__(self):
         self.stopping = False
         self.publish_round = 0
+        self.publishers_done = False  # pub_sub: every worker thread has finished
 
 
 @dataclass(frozen=True)
@@ -66,21 +81,23 @@ class Report:
     thread: int
     round: int
     stats: CommandStats
-    warmup_ops: int
+    warmup: CommandStats
     lag: float
     max_lag: float
     connections: int
     last_reply: float = 0.0
     final: bool = False
+    pubsub: PubSubStats | None = None
 
 
 class Slot:
     """One connection and the batch it has in flight."""
 
-    __slots__ = ("conn", "batch", "started", "active_at", "retry_at", "backoff", "sock")
+    __slots__ = ("conn", "number", "batch", "started", "active_at", "retry_at", "backoff", "sock")
 
-    def __init__(self, conn: redis.Connection, active_at: float):
+    def __init__(self, conn: redis.Connection, active_at: float, number: int = 0):
         self.conn = conn
+        self.number = number  # the connection's index in its process
         self.batch: list | None = None
         self.started = 0.0
         self.active_at = active_at
@@ -97,6 +114,7 @@ class ThreadLoop:
         self.round = 0
         self.slots = slots
         self.workload = workload
+        self.transaction = getattr(workload, "transaction", False)
         self.pipeline = pipeline
         self.quota = quota  # operations left to send; -1 = no limit
         self.schedule = Schedule(rate, pipeline, clock.start + offset, clock.deadline)
@@ -138,6 +156,8 @@ class ThreadLoop:
             self.selector.close()
 
     def _send_due(self, now: float) -> None:
+        workload = self.workload
+        next_command = workload.next_command
         for slot in self.slots:
             if slot.batch is not None or now < slot.active_at or self.quota == 0:
                 continue
@@ -150,11 +170,13 @@ class ThreadLoop:
             size = self.pipeline if self.quota < 0 else min(self.pipeline, self.quota)
             if self.quota > 0:
                 self.quota -= size
-            next_command = self.workload.next_command
+            workload.connection = slot.number
             batch = [next_command() for _ in range(size)]
+            if self.transaction:  # MULTI/EXEC are commands of their own, not operations
+                batch = [MULTI, *batch, EXEC]
             try:
                 conn = slot.conn
-                if size == 1:
+                if len(batch) == 1:
                     conn.send_packed_command(conn.pack_command(*batch[0]), check_health=False)
                 else:
                     conn.send_packed_command(conn.pack_commands(batch), check_health=False)
@@ -174,26 +196,41 @@ class ThreadLoop:
             self._break(slot, time.monotonic())
             return
         read = slot.conn.read_response
-        stats_ok, stats_errors = self._target_stats()
+        stats = self._target_stats()
+        ok, errors, nulls = stats.ok, stats.errors, stats.nulls
         for position, command in enumerate(batch):
             try:
-                read(disable_decoding=True)
-                stats_ok[command[0]] += 1
+                reply = read(disable_decoding=True)
             except redis.ResponseError as exc:
-                stats_errors[command[0], error_type(exc)] += 1
+                errors[command[0], error_type(exc)] += 1
+                continue
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 self._fail_batch(slot, batch[position:], exc, time.monotonic())
                 self.in_flight -= 1
                 return
+            ok[command[0]] += 1
+            if reply is None:
+                nulls[command[0]] += 1
+            elif command is EXEC and isinstance(reply, list):
+                _move_failed_to_errors(batch[1:-1], reply, stats)
+        done = time.monotonic()
+        micros = int((done - slot.started) * 1_000_000)
+        latency = stats.latency
+        for command in batch:
+            counts = latency.get(command[0])
+            if counts is None:
+                counts = latency[command[0]] = {}
+            index = index_of(micros)
+            counts[index] = counts.get(index, 0) + 1
+        stats.batches += 1
         slot.batch = None
         self.in_flight -= 1
-        self.last_reply = time.monotonic()
+        self.last_reply = done
         slot.backoff = FIRST_BACKOFF
 
-    def _target_stats(self):
+    def _target_stats(self) -> CommandStats:
         """Where completed operations count: the results, or (before warmup_end) apart."""
-        stats = self.stats if time.monotonic() >= self.clock.warmup_end else self.warmup
-        return stats.ok, stats.errors
+        return self.stats if time.monotonic() >= self.clock.warmup_end else self.warmup
 
     def _wait_time(self, now: float, sending: bool) -> float:
         wait = IDLE_WAIT
@@ -225,7 +262,7 @@ class ThreadLoop:
 
     def _fail_batch(self, slot: Slot, commands, exc: BaseException, now: float) -> None:
         kind = error_type(exc)
-        _, errors = self._target_stats()
+        errors = self._target_stats().errors
         for command in commands:
             errors[command[0], kind] += 1
         self._break(slot, now)
@@ -255,7 +292,7 @@ class ThreadLoop:
     # -- reporting --------------------------------------------------------------------
     def _publish(self, now: float, final: bool = False) -> None:
         connected = sum(1 for slot in self.slots if slot.sock is not None)
-        self.outbox.put(Report(self.thread, self.round, self.stats, self.warmup.total, self.schedule.lag(now), self.max_lag,
+        self.outbox.put(Report(self.thread, self.round, self.stats, self.warmup, self.schedule.lag(now), self.max_lag,
                                connected, self.last_reply, final))
         self.stats = CommandStats()
         self.warmup = CommandStats()

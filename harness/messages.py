@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.stats import CommandStats
+from harness.stats import CommandStats, PubSubStats
 
 
 @dataclass
@@ -17,12 +17,21 @@ class Delta:
 
     process: int
     stats: CommandStats  # measured operations (after warmup)
-    warmup_ops: int = 0  # operations sent during warmup, left out of stats
+    warmup: CommandStats = field(default_factory=CommandStats)  # left out of the results
+    pubsub: PubSubStats = field(default_factory=PubSubStats)
     lag: float = 0.0  # seconds behind the rate schedule now (max over threads)
     max_lag: float = 0.0  # the most it fell behind during the interval
     connections: int = 0  # connections open now
     final: bool = False  # the process's last Delta
     until: float = 0.0  # time.monotonic() when this Delta's window closed
+
+
+@dataclass
+class Preloaded:
+    """What a client process sent to fill the keyspace before the timed phase."""
+
+    process: int
+    stats: CommandStats
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from typing import Callable
 from urllib.parse import unquote, urlsplit
 
@@ -254,3 +255,106 @@ def _url_db(parts, expected: str) -> int | None:
     if not raw.isdigit():
         raise ValueError(f"expected {expected}: db must be a whole number, not {raw!r}")
     return int(raw)
+
+
+def weights(*allowed: str) -> Parser:
+    """NAME:WEIGHT,... with names from `allowed` (case-insensitive) and weights > 0."""
+    expected = "a list NAME:WEIGHT,... with names from " + ", ".join(allowed)
+
+    def parse(value: str) -> tuple[tuple[str, float], ...]:
+        pairs = []
+        try:
+            for part in value.split(","):
+                name, sep, weight_text = part.strip().partition(":")
+                name = name.strip().upper()
+                weight = float(weight_text)
+                if not sep or name not in allowed or not (math.isfinite(weight) and weight >= 0):
+                    raise ValueError
+                pairs.append((name, weight))
+        except ValueError:
+            raise ValueError(f"expected {expected}") from None
+        if not any(weight > 0 for _, weight in pairs):
+            raise ValueError(f"expected {expected}, with at least one weight above 0")
+        return tuple(pairs)
+
+    return _named(expected, parse)
+
+
+def optional_number(minimum: float = 0.0) -> Parser:
+    """Empty (meaning: derived from other keys) or a number >= minimum."""
+    inner = number(minimum)
+    expected = f"empty or {inner.describe}"
+
+    def parse(value: str) -> float | None:
+        return inner(value) if value.strip() else None
+
+    return _named(expected, parse)
+
+
+# Commands a custom template may not send: they touch data or state the run does not own,
+# block the connection, or change what the connection is.
+FORBIDDEN_COMMANDS = frozenset({
+    "FLUSHALL", "FLUSHDB", "SWAPDB", "MOVE", "COPY", "SELECT", "SHUTDOWN", "DEBUG", "CONFIG",
+    "REPLICAOF", "SLAVEOF", "FAILOVER", "CLUSTER", "SCRIPT", "FUNCTION", "MONITOR", "SYNC",
+    "PSYNC", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "RESET",
+    "QUIT", "AUTH", "HELLO", "CLIENT", "MULTI", "EXEC", "DISCARD", "WATCH", "BLPOP", "BRPOP",
+    "BLMOVE", "BRPOPLPUSH", "BZPOPMIN", "BZPOPMAX", "BLMPOP", "BZMPOP", "XREAD", "XREADGROUP",
+    "WAIT", "KEYS", "SCAN", "RANDOMKEY", "ACL", "MODULE", "SAVE", "BGSAVE", "BGREWRITEAOF",
+})
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_KEY_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandTemplate:
+    """One weighted custom command: `text` split into words, placeholders kept as text."""
+
+    weight: float
+    words: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.words[0].upper()
+
+
+def check_placeholder(inner: str) -> None:
+    kind, _, rest = inner.partition(":")
+    if kind in ("value", "member", "field") and not rest:
+        return
+    if kind == "key" and (not rest or _KEY_NAME.match(rest)):
+        return
+    if kind == "int":
+        low, sep, high = rest.partition(":")
+        if sep and low.lstrip("-").isdigit() and high.lstrip("-").isdigit() and int(low) <= int(high):
+            return
+    raise ValueError(
+        f"unknown placeholder {{{inner}}}: use {{key}}, {{key:NAME}}, {{value}}, {{member}}, "
+        "{field} or {int:LOW:HIGH}"
+    )
+
+
+def command_templates() -> Parser:
+    expected = "lines 'WEIGHT COMMAND ARGS...' separated by newlines or ';', e.g. '7 GET {key}; 3 SET {key} {value}'"
+
+    def parse(value: str) -> tuple[CommandTemplate, ...]:
+        templates = []
+        for line in re.split(r"[;\n]", value):
+            words = line.split()
+            if not words:
+                continue
+            try:
+                weight = float(words[0])
+            except ValueError:
+                raise ValueError(f"expected {expected}: {line.strip()!r} does not start with a weight") from None
+            if not (math.isfinite(weight) and weight > 0) or len(words) < 2:
+                raise ValueError(f"expected {expected}: {line.strip()!r}")
+            template = CommandTemplate(weight, tuple(words[1:]))
+            if template.name in FORBIDDEN_COMMANDS:
+                raise ValueError(f"{template.name} is not allowed in a command template")
+            for word in template.words:
+                for inner in _PLACEHOLDER.findall(word):
+                    check_placeholder(inner)
+            templates.append(template)
+        return tuple(templates)
+
+    return _named(expected, parse)

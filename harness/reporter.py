@@ -17,11 +17,11 @@ import time
 from dataclasses import dataclass, field
 
 from harness.lifecycle import die_with_parent, set_process_name
-from harness.messages import Delta, ProcessEnded, RunEnded
+from harness.messages import Delta, Preloaded, ProcessEnded, RunEnded
 from harness.plan import Plan
-from harness.results import harness_block, write_json_atomic
+from harness.results import harness_block, pubsub_block, summary_table, write_json_atomic
 from harness.settings import RunConfig
-from harness.stats import CommandStats
+from harness.stats import CommandStats, PubSubStats
 
 log = logging.getLogger("harness")
 
@@ -48,7 +48,9 @@ class RunState:
     until: dict = field(default_factory=dict)
     shown_until: dict = field(default_factory=dict)
     rates: dict = field(default_factory=dict)  # process -> its latest measured ops/s
-    warmup_ops: int = 0
+    warmup: CommandStats = field(default_factory=CommandStats)
+    preload: CommandStats = field(default_factory=CommandStats)
+    pubsub: PubSubStats = field(default_factory=PubSubStats)
     lag: dict = field(default_factory=dict)  # process -> seconds behind schedule now
     max_lag: float = 0.0
     connections: dict = field(default_factory=dict)  # process -> open connections
@@ -61,10 +63,13 @@ class RunState:
             process = message.process
             self.interval_ops[process] = self.interval_ops.get(process, 0) + message.stats.total
             self.until[process] = message.until
-            self.warmup_ops += message.warmup_ops
+            self.warmup.add(message.warmup)
+            self.pubsub.add(message.pubsub)
             self.lag[message.process] = message.lag
             self.max_lag = max(self.max_lag, message.max_lag)
             self.connections[message.process] = 0 if message.final else message.connections
+        elif isinstance(message, Preloaded):
+            self.preload.add(message.stats)
         elif isinstance(message, ProcessEnded):
             self.last_reply[message.process] = message.last_reply
         elif isinstance(message, RunEnded):
@@ -138,11 +143,16 @@ def summary_line(state: RunState, seconds: float) -> str:
 
 def finish(ctx: ReporterContext, state: RunState) -> None:
     seconds = measured_seconds(ctx.config, ctx.start_at.value, state)
+    pubsub = pubsub_block(state.pubsub, state.totals, state.warmup, ctx.plan.processes * ctx.config.subscribers) \
+        if ctx.config.workload == "pub_sub" else None
     print(summary_line(state, seconds), flush=True)
+    print(summary_table(state.totals, seconds, pubsub), flush=True)
     if not ctx.config.output:
         return
     ended = state.ended
     document = {"harness": run_block(ctx, state, seconds, ended.status, ended.reason)}
+    if pubsub is not None:
+        document["harness"]["pubsub"] = pubsub
     try:
         write_json_atomic(ctx.config.output, document)
     except OSError as exc:
@@ -159,9 +169,11 @@ def run_block(ctx: ReporterContext, state: RunState, seconds: float, status: int
         "client_instances": ctx.plan.processes,
         "connections": ctx.plan.total_connections,
         "threads": ctx.plan.total_threads,
-        "warmup_ops": state.warmup_ops,
+        "warmup_ops": state.warmup.total,
         "max_schedule_lag_seconds": round(state.max_lag, 6),
     }
+    if state.preload.total:
+        block["preload"] = {name: state.preload.count_of(name) for name in state.preload.commands()}
     if state.ended and state.ended.failures:
         block["exit"]["failures"] = list(state.ended.failures)
     return block

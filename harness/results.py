@@ -10,25 +10,34 @@ import json
 import os
 import tempfile
 
-from harness.stats import CommandStats
+from harness import histogram
+from harness.stats import CommandStats, PubSubStats
+
+
+# Reads whose null reply is a miss, for the hit rate.
+READ_COMMANDS = frozenset({"GET", "HGET", "ZSCORE", "LINDEX", "GETEX", "HMGET"})
+
+
+def command_block(stats: CommandStats, name: str) -> dict:
+    block = {"count": stats.count_of(name), "errors": stats.errors_of(name)}
+    if name in READ_COMMANDS and stats.ok[name]:
+        block["hit_rate"] = round(1 - stats.nulls[name] / stats.ok[name], 6)
+    block["latency"] = histogram.summary_ms(histogram.to_hdr(stats.latency.get(name, {})))
+    return block
 
 
 def harness_block(stats: CommandStats, elapsed: float, status: int, reason: str) -> dict:
-    commands = {
-        name: {"count": stats.count_of(name), "errors": stats.errors_of(name)}
-        for name in stats.commands()
-    }
-    errors_by_type: dict[str, int] = {}
-    for (_, kind), count in stats.errors.items():
-        errors_by_type[kind] = errors_by_type.get(kind, 0) + count
+    commands = {name: command_block(stats, name) for name in stats.commands()}
     return {
         "commands": commands,
         "totals": {
             "count": stats.total,
             "errors": stats.total_errors,
-            "errors_by_type": errors_by_type,
+            "errors_by_type": stats.errors_by_type(),
             "ops_per_sec": round(stats.total / elapsed, 3) if elapsed > 0 else 0.0,
             "seconds": round(elapsed, 3),
+            "batches": stats.batches,
+            "latency": histogram.summary_ms(histogram.to_hdr(stats.all_latency())),
         },
         "exit": {"status": int(status), "reason": reason},
     }
@@ -45,3 +54,50 @@ def write_json_atomic(path: str, document: dict) -> None:
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def pubsub_block(pubsub: PubSubStats, measured: CommandStats, warmup: CommandStats, subscribers: int) -> dict:
+    """Deliveries against what should have arrived: every published message (warmup
+    included, since subscribers cannot tell) times every subscriber connection."""
+    published = measured.ok["PUBLISH"] + warmup.ok["PUBLISH"]
+    expected = published * subscribers
+    return {
+        "published": published,
+        "subscribers": subscribers,
+        "expected": expected,
+        "received": pubsub.received,
+        "lost": expected - pubsub.received,
+        "out_of_order": pubsub.out_of_order,
+        "resubscribes": pubsub.resubscribes,
+        "latency": histogram.summary_ms(histogram.to_hdr(pubsub.latency)),
+    }
+
+
+def summary_table(stats: CommandStats, seconds: float, pubsub: dict | None = None) -> str:
+    """The final table on stdout: one row per command, then the totals."""
+    header = f"{'command':<10} {'ops':>12} {'ops/s':>11} {'errors':>8} {'p50 ms':>8} {'p99 ms':>8} " \
+             f"{'p99.9 ms':>9} {'max ms':>8} {'hits':>7}"
+    rows = [header]
+    for name in stats.commands() + ["TOTAL"]:
+        if name == "TOTAL":
+            count, errors, counts, hits = stats.total, stats.total_errors, stats.all_latency(), ""
+        else:
+            block = command_block(stats, name)
+            count, errors, counts = block["count"], block["errors"], stats.latency.get(name, {})
+            hits = f"{block['hit_rate']:.1%}" if "hit_rate" in block else ""
+        summary = histogram.summary_ms(histogram.to_hdr(counts))
+        rate = count / seconds if seconds > 0 else 0.0
+        rows.append(
+            f"{name:<10} {count:>12,} {rate:>11,.0f} {errors:>8,} {summary.get('p50_ms', 0):>8.3f} "
+            f"{summary.get('p99_ms', 0):>8.3f} {summary.get('p99.9_ms', 0):>9.3f} {summary.get('max_ms', 0):>8.3f} "
+            f"{hits:>7}"
+        )
+    if pubsub is not None:
+        latency = pubsub["latency"]
+        rows.append(
+            f"pub/sub: published {pubsub['published']:,} x {pubsub['subscribers']} subscribers = "
+            f"{pubsub['expected']:,} expected, received {pubsub['received']:,}, lost {pubsub['lost']:,}, "
+            f"out of order {pubsub['out_of_order']:,}; delivery p50 {latency.get('p50_ms', 0):.3f} ms, "
+            f"p99 {latency.get('p99_ms', 0):.3f} ms"
+        )
+    return "\n".join(rows)

@@ -82,6 +82,21 @@ class RunConfig:
     value_size: tuple = key("workload", "32", p.value_size_spec(), "value bytes: N, MIN-MAX or list", "SPEC")
     read_ratio: float = key("workload", "0.5", p.number(maximum=1), "share of reads, 0 to 1", "R")
     cleanup: bool = key("workload", "true", p.boolean(), "delete this run's keys at the end", "BOOL")
+    preload: bool = key("workload", "false", p.boolean(), "fill the keyspace before the timed phase", "BOOL")
+    key_median: float | None = key("workload", "", p.optional_number(), "gaussian centre; none = middle", "N")
+    key_stddev: float | None = key("workload", "", p.optional_number(), "gaussian spread; none = keyspace/6", "N")
+    zipf_exponent: float = key("workload", "0.99", p.number(above=True), "zipfian skew", "S")
+    write_mix: tuple = key(
+        "workload", "SET:70,INCR:20,DEL:10", p.weights("SET", "INCR", "DEL"), "basic_rw's writes", "MIX"
+    )
+    list_max_length: int = key("workload", "100", p.integer(1), "longest list the list workload makes", "N")
+    members: int = key("workload", "100", p.integer(1), "distinct members per set or sorted set", "N")
+    hash_fields: int = key("workload", "10", p.integer(1), "distinct fields per hash", "N")
+    transaction: bool = key("workload", "false", p.boolean(), "pipeline workload: wrap in MULTI/EXEC", "BOOL")
+    subscribers: int = key("workload", "1", p.integer(0, 10000), "pub_sub: subscriber connections per process", "N")
+    channels: int = key("workload", "1", p.integer(1), "pub_sub: channels", "N")
+    pattern_subscribe: bool = key("workload", "false", p.boolean(), "pub_sub: PSUBSCRIBE to a pattern", "BOOL")
+    commands: tuple = key("workload", "", p.command_templates(), "custom: 'WEIGHT COMMAND ARGS' lines", "LINES")
     # [metrics]
     stats_interval: float = key("metrics", "5", p.number(above=True), "seconds between live stats", "SEC")
     prometheus_port: int = key("metrics", "0", p.integer(0, 65535), "serve /metrics here; 0 = off", "PORT")
@@ -107,13 +122,24 @@ class RunConfig:
             return repr(value)
         if value is None:
             return "(unset)"
-        if isinstance(value, tuple):  # value_size
-            return ",".join(_size_text(choice, len(value) > 1) for choice in value)
+        if isinstance(value, tuple):
+            return _tuple_text(value)
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, float):
             return f"{value:g}"
         return str(value)
+
+
+def _tuple_text(value: tuple) -> str:
+    """value_size, write_mix and commands as they would be written in the INI file."""
+    if not value:
+        return ""
+    if isinstance(value[0], p.SizeChoice):
+        return ",".join(_size_text(choice, len(value) > 1) for choice in value)
+    if isinstance(value[0], p.CommandTemplate):
+        return "; ".join(f"{t.weight:g} {' '.join(t.words)}" for t in value)
+    return ",".join(f"{name}:{weight:g}" for name, weight in value)
 
 
 def _size_text(choice: p.SizeChoice, weighted: bool) -> str:
@@ -323,6 +349,16 @@ def check_conflicts(config: RunConfig) -> None:
         given = "tls_cert" if config.tls_cert else "tls_key"
         raise ConfigError(
             f"{given} ({config.source(given)}) needs its pair: set both tls_cert and tls_key"
+        )
+    if config.workload == "custom" and not config.commands:
+        raise ConfigError(
+            f"workload = custom ({config.source('workload')}) needs commands: lines such as "
+            "'7 GET {key}; 3 SET {key} {value}'"
+        )
+    if config.key_median is not None and config.key_median >= config.keyspace:
+        raise ConfigError(
+            f"key_median = {config.key_median:g} ({config.source('key_median')}) must be below "
+            f"keyspace = {config.keyspace} ({config.source('keyspace')})"
         )
     if config.duration and config.warmup >= config.duration:
         raise ConfigError(

@@ -1,13 +1,16 @@
-"""Operation counts per command and errors per (command, error type).
+"""What the harness measured: counts, errors, null replies and latency per command,
+and pub/sub delivery figures.
 
-Pure data; merged across threads and processes by adding. The metrics issue adds
-latency histograms beside the counts.
+Pure data; merged across threads, processes and intervals by adding. Latency is kept
+in histogram.py's sparse HdrHistogram-layout dicts (microseconds).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+
+from harness import histogram
 
 
 @dataclass
@@ -16,10 +19,20 @@ class CommandStats:
     ok: Counter = field(default_factory=Counter)
     # Failed operations per (command name, error type).
     errors: Counter = field(default_factory=Counter)
+    # Successful operations whose reply was null (a GET or HGET miss, an empty RPOP).
+    nulls: Counter = field(default_factory=Counter)
+    # Latency per command name: {histogram index: count}.
+    latency: dict = field(default_factory=dict)
+    # Round trips (a batch of `pipeline` commands is one).
+    batches: int = 0
 
     def add(self, other: "CommandStats") -> None:
         self.ok.update(other.ok)
         self.errors.update(other.errors)
+        self.nulls.update(other.nulls)
+        for name, counts in other.latency.items():
+            histogram.merge(self.latency.setdefault(name, {}), counts)
+        self.batches += other.batches
 
     def errors_of(self, command: str) -> int:
         return sum(n for (name, _), n in self.errors.items() if name == command)
@@ -31,6 +44,18 @@ class CommandStats:
     def commands(self) -> list[str]:
         return sorted(set(self.ok) | {name for name, _ in self.errors})
 
+    def errors_by_type(self) -> dict[str, int]:
+        by_type: Counter = Counter()
+        for (_, kind), n in self.errors.items():
+            by_type[kind] += n
+        return dict(by_type)
+
+    def all_latency(self) -> dict:
+        merged: dict = {}
+        for counts in self.latency.values():
+            histogram.merge(merged, counts)
+        return merged
+
     @property
     def total(self) -> int:
         return sum(self.ok.values()) + self.total_errors
@@ -38,6 +63,22 @@ class CommandStats:
     @property
     def total_errors(self) -> int:
         return sum(self.errors.values())
+
+
+@dataclass
+class PubSubStats:
+    """What subscribers received; expected deliveries are worked out by the reporter."""
+
+    received: int = 0
+    out_of_order: int = 0
+    resubscribes: int = 0
+    latency: dict = field(default_factory=dict)
+
+    def add(self, other: "PubSubStats") -> None:
+        self.received += other.received
+        self.out_of_order += other.out_of_order
+        self.resubscribes += other.resubscribes
+        histogram.merge(self.latency, other.latency)
 
 
 def error_type(exc: BaseException) -> str:

@@ -27,17 +27,20 @@ import redis
 
 from harness.errors import ExitStatus, HarnessError
 from harness.lifecycle import die_with_parent, set_process_name
-from harness.loop import Clock, Control, Report, Slot, ThreadLoop
-from harness.messages import Delta, ProcessEnded
+from harness.loop import Clock, Control, Slot, ThreadLoop
+from harness.messages import Preloaded
+from harness.relay import relay
+from harness.subscriber import SubscriberLoop
 from harness.plan import Plan, ThreadShare
 from harness.settings import RunConfig
-from harness.stats import CommandStats
+from harness.stats import CommandStats, error_type
 from harness.target import Endpoint, connection_pool, explain_failure
 from workloads import WorkloadFactory, WorkloadSpec
 
 log = logging.getLogger("harness")
 
-DELTA_EVERY = 1.0
+PRELOAD_BATCH = 1000
+
 
 
 @dataclass
@@ -76,8 +79,19 @@ def client_main(ctx: ClientContext) -> None:
 
 
 def _run(ctx: ClientContext) -> None:
-    shares = ctx.plan.shares_of(ctx.index)
+    config = ctx.config
     slots = open_connections(ctx)
+    if config.preload:
+        ctx.reports.put(Preloaded(ctx.index, preload(ctx, slots[0].conn)))
+    subscriber_conns = open_subscriber_connections(ctx)
+    control = Control()
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+    subscriber = None
+    if subscriber_conns:
+        subscriber = SubscriberLoop(subscriber_conns, ctx.prefix.encode(), config.channels,
+                                    config.pattern_subscribe, None, control, outbox,
+                                    thread=ctx.plan.threads_per_process)
+        subscriber.subscribe_all()
     ctx.control.put(("ready", ctx.index))
     while not ctx.start_at.value:
         if ctx.stop.value:
@@ -85,36 +99,39 @@ def _run(ctx: ClientContext) -> None:
         time.sleep(0.002)
     start = ctx.start_at.value
     time.sleep(max(0.0, start - time.monotonic()))  # every process begins at the same instant
-    config = ctx.config
     clock = Clock(
         start=start,
         deadline=start + config.duration if config.duration else float("inf"),
         warmup_end=start + config.warmup,
     )
+    shares = ctx.plan.shares_of(ctx.index)
     for share in shares:  # the ramp: each connection joins at its planned second
         for index, after in zip(share.connections, share.activation):
             slots[index].active_at = start + after
-    control = Control()
-    outbox: queue.SimpleQueue = queue.SimpleQueue()
     outage_budget = config.connect_timeout * (config.connect_retries + 1)
     loops = [
         ThreadLoop(
-            [slots[index] for index in share.connections], _workload(ctx, share), config.pipeline,
+            [slots[index] for index in share.connections], make_workload(ctx, share), config.pipeline,
             share.quota, share.rate, clock, control, outbox, outage_budget,
             offset=_stagger(share, ctx.plan, config), thread=share.thread,
         )
         for share in shares
     ]
     errors: list[BaseException] = []
-    threads = [
-        threading.Thread(target=_guarded, args=(loop.run, errors), name=f"worker-{i}", daemon=True)
-        for i, loop in enumerate(loops)
-    ]
-    for thread in threads:
-        thread.start()
-    _relay(ctx, threads, outbox, control)
+    workers = [_start_thread(loop.run, f"worker-{i}", errors) for i, loop in enumerate(loops)]
+    subscriber_thread = None
+    if subscriber is not None:
+        subscriber.clock = clock
+        subscriber_thread = _start_thread(subscriber.run, "subscriber", errors)
+    relay(ctx, workers, subscriber_thread, outbox, control)
     if errors:
         raise errors[0]
+
+
+def _start_thread(target, name: str, errors: list) -> threading.Thread:
+    thread = threading.Thread(target=_guarded, args=(target, errors), name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 def _guarded(target, errors: list) -> None:
@@ -122,68 +139,6 @@ def _guarded(target, errors: list) -> None:
         target()
     except BaseException as exc:  # noqa: BLE001 - handed to the process's main thread
         errors.append(exc)
-
-
-def _relay(ctx: ClientContext, threads, outbox: queue.SimpleQueue, control: Control) -> None:
-    """Every DELTA_EVERY seconds ask the threads for their figures and send the reporter
-    one Delta that merges them; the last one once every thread is done."""
-    latest: dict[int, Report] = {}
-    last_reply = 0.0
-    next_tick = time.monotonic() + DELTA_EVERY
-    while True:
-        while any(thread.is_alive() for thread in threads) and time.monotonic() < next_tick:
-            if ctx.stop.value:
-                control.stopping = True
-            time.sleep(min(0.05, max(0.0, next_tick - time.monotonic())))
-        next_tick += DELTA_EVERY
-        control.publish_round += 1
-        delta = _collect_round(threads, outbox, control.publish_round, latest)
-        delta.process = ctx.index
-        done = not any(thread.is_alive() for thread in threads)
-        if done:  # the threads' final reports are in the outbox by now
-            _drain(outbox, delta, latest)
-        delta.lag = max((report.lag for report in latest.values()), default=0.0)
-        delta.connections = sum(report.connections for report in latest.values())
-        last_reply = max([last_reply] + [report.last_reply for report in latest.values()])
-        delta.final = done
-        delta.until = time.monotonic()
-        ctx.reports.put(delta)
-        if done:
-            ctx.reports.put(ProcessEnded(ctx.index, last_reply))
-            return
-
-
-def _collect_round(threads, outbox: queue.SimpleQueue, round_: int, latest: dict) -> Delta:
-    """Reports until every running thread has answered `round_` (or 0.5 s passed)."""
-    delta = Delta(-1, CommandStats())
-    waiting = {index for index, thread in enumerate(threads) if thread.is_alive()}
-    deadline = time.monotonic() + 0.5
-    while waiting and time.monotonic() < deadline:
-        try:
-            report = outbox.get(timeout=0.05)
-        except queue.Empty:
-            waiting = {index for index in waiting if threads[index].is_alive()}
-            continue
-        _merge(delta, report, latest)
-        if report.round >= round_ or report.final:
-            waiting.discard(report.thread)
-    _drain(outbox, delta, latest)
-    return delta
-
-
-def _drain(outbox: queue.SimpleQueue, delta: Delta, latest: dict) -> None:
-    while True:
-        try:
-            _merge(delta, outbox.get_nowait(), latest)
-        except queue.Empty:
-            return
-
-
-def _merge(delta: Delta, report: Report, latest: dict[int, Report]) -> None:
-    delta.stats.add(report.stats)
-    delta.warmup_ops += report.warmup_ops
-    delta.max_lag = max(delta.max_lag, report.max_lag)
-    latest[report.thread] = report  # lag and connections are levels: keep each thread's newest
 
 
 def open_connections(ctx: ClientContext) -> list[Slot]:
@@ -195,7 +150,7 @@ def open_connections(ctx: ClientContext) -> list[Slot]:
         conn = pool.make_connection()
         conn.client_name = f"harness-{ctx.run_id}-{ctx.index}-{index}"
         _connect_with_retries(conn, config.connect_retries)
-        slots.append(Slot(conn, active_at=0.0))
+        slots.append(Slot(conn, active_at=0.0, number=index))
     return slots
 
 
@@ -214,19 +169,53 @@ def _connect_with_retries(conn: redis.Connection, retries: int) -> None:
             delay = min(delay * 2, 2.0)
 
 
-def _workload(ctx: ClientContext, share: ThreadShare):
-    config = ctx.config
+def make_workload(ctx: ClientContext, share: ThreadShare):
     spec = WorkloadSpec(
+        config=ctx.config,
         key_prefix=ctx.prefix.encode(),
-        keyspace=config.keyspace,
-        key_distribution=config.key_distribution,
-        value_size=config.value_size,
-        read_ratio=config.read_ratio,
         seed=int(ctx.run_id, 16) * 100003 + share.global_index,
         partition=share.global_index,
         partitions=ctx.plan.total_threads,
     )
-    return WorkloadFactory.create(config.workload, spec)
+    return WorkloadFactory.create(ctx.config.workload, spec)
+
+
+def open_subscriber_connections(ctx: ClientContext) -> list[redis.Connection]:
+    if ctx.config.workload != "pub_sub":
+        return []
+    pool = connection_pool(ctx.endpoint, ctx.config.subscribers)
+    conns = []
+    for number in range(ctx.config.subscribers):
+        conn = pool.make_connection()
+        conn.client_name = f"harness-{ctx.run_id}-{ctx.index}-sub{number}"
+        conns.append(conn)
+    return conns
+
+
+def preload(ctx: ClientContext, conn: redis.Connection) -> CommandStats:
+    """Fill this process's stripe of the keyspace (keys p, p+P, ...), pipelined."""
+    workload = make_workload(ctx, ctx.plan.shares_of(ctx.index)[0])
+    stats = CommandStats()
+    batch: list[tuple] = []
+    for index in range(ctx.index, ctx.config.keyspace, ctx.plan.processes):
+        batch.extend(workload.preload_commands(index))
+        if len(batch) >= PRELOAD_BATCH:
+            _send_and_count(conn, batch, stats)
+            batch = []
+    if batch:
+        _send_and_count(conn, batch, stats)
+    return stats
+
+
+def _send_and_count(conn: redis.Connection, batch: list[tuple], stats: CommandStats) -> None:
+    conn.send_packed_command(conn.pack_commands(batch), check_health=False)
+    for command in batch:
+        try:
+            conn.read_response(disable_decoding=True)
+            stats.ok[command[0]] += 1
+        except redis.ResponseError as exc:
+            stats.errors[command[0], error_type(exc)] += 1
+    stats.batches += 1
 
 
 def _stagger(share: ThreadShare, plan: Plan, config: RunConfig) -> float:

@@ -1,18 +1,29 @@
 """Workloads: what each operation sends, kept apart from how fast (pacing) and where
-(the client process). A workload uses only the redis client it is handed.
+(the client process). A workload uses only what it is handed.
 
 The registry is explicit: a workload exists when it is listed in WORKLOADS.
 """
 
 from workloads.base import Workload, WorkloadSpec
 from workloads.basic_rw import BasicReadWrite
+from workloads.collections import HashOperations, ListOperations, SetOperations, SortedSetOperations
+from workloads.custom import Custom
 from workloads.high_throughput import HighThroughput
+from workloads.pipeline import Pipeline
+from workloads.pub_sub import PubSub
 
 WORKLOADS: dict[str, type[Workload]] = {
     "basic_rw": BasicReadWrite,
     "high_throughput": HighThroughput,
+    "list_operations": ListOperations,
+    "set_operations": SetOperations,
+    "sorted_set_operations": SortedSetOperations,
+    "hash_operations": HashOperations,
+    "pipeline": Pipeline,
+    "pub_sub": PubSub,
+    "custom": Custom,
 }
-WORKLOAD_NAMES = tuple(sorted(WORKLOADS))
+WORKLOAD_NAMES = tuple(WORKLOADS)
 
 
 class WorkloadFactory:

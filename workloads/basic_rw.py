@@ -1,24 +1,40 @@
 """basic_rw: GET against a write mix of SET, INCR and DEL.
 
-read_ratio sets the share of GET; the writes split SET 70%, INCR 20%, DEL 10%.
-INCR uses its own keys (prefix + "n:") so it never hits a SET value that is not a number.
+read_ratio sets the share of GET; write_mix (default SET:70,INCR:20,DEL:10) splits the
+writes. INCR uses its own keys (prefix + "n:") so it never meets a SET value that is
+not a number.
 """
 
-from workloads.base import Workload
+import itertools
 
+from workloads.base import Workload
 
 
 class BasicReadWrite(Workload):
     commands = ("SET", "GET", "INCR", "DEL")
 
+    def __init__(self, spec):
+        super().__init__(spec)
+        names = [name for name, _ in self.config.write_mix]
+        total = sum(weight for _, weight in self.config.write_mix)
+        cumulative = itertools.accumulate(weight / total for _, weight in self.config.write_mix)
+        self._writes = list(zip(cumulative, names))
+        self.commands = ("GET", *[name for name, weight in self.config.write_mix if weight > 0])
+
     def next_command(self) -> tuple:
         draw = self.rng.random()
-        read_ratio = self.spec.read_ratio
+        read_ratio = self.config.read_ratio
         if draw < read_ratio:
             return ("GET", self.key())
         share = (draw - read_ratio) / (1.0 - read_ratio)
-        if share < 0.7:
+        for bound, name in self._writes:
+            if share < bound:
+                break
+        if name == "SET":
             return ("SET", self.key(), self.values.next_value())
-        if share < 0.9:
+        if name == "INCR":
             return ("INCR", self.spec.key_prefix + b"n:%d" % self.keys.next_index())
         return ("DEL", self.key())
+
+    def preload_commands(self, index: int) -> list[tuple]:
+        return [("SET", self.key_at(index), self.values.next_value())]

@@ -1,4 +1,4 @@
-"""high_throughput: the cheapest SET/GET mix, for saturation runs."""
+"""high_throughput: the cheapest SET/GET mix on prepared keys and values, for saturation."""
 
 from workloads.base import Workload
 
@@ -7,6 +7,6 @@ class HighThroughput(Workload):
     commands = ("SET", "GET")
 
     def next_command(self) -> tuple:
-        if self.rng.random() < self.spec.read_ratio:
+        if self.rng.random() < self.config.read_ratio:
             return ("GET", self.key())
         return ("SET", self.key(), self.values.next_value())

@@ -1,0 +1,114 @@
+"""custom: weighted command templates from the configuration.
+
+    commands =
+        7 GET {key}
+        3 SET {key} {value}
+        1 ZADD {key:ranking} {int:0:1000} {member}
+        1 EXPIRE {key} 60
+
+Placeholders: {key} (a key from the keyspace), {key:NAME} (the same index in a
+separate key family, for commands on another type), {value} (a prepared value),
+{member} and {field} (one of `members` / `hash_fields` names), {int:LOW:HIGH}.
+Templates are compiled once into tuples of literals and small generator functions, so
+an operation only calls those. The coordinator checks with the server (COMMAND GETKEYS)
+that every key a template touches lies under the run's prefix.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+
+from workloads.base import Workload
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+class Custom(Workload):
+    commands: tuple[str, ...] = ()
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        templates = self.config.commands
+        self.commands = tuple(dict.fromkeys(template.name for template in templates))
+        self._members = [b"m%d" % n for n in range(self.config.members)]
+        self._fields = [b"f%d" % n for n in range(self.config.hash_fields)]
+        self._compiled = [self._compile(template) for template in templates]
+        self._bounds = list(itertools.accumulate(template.weight for template in templates))
+        self._index = 0
+
+    def next_command(self) -> tuple:
+        position = bisect.bisect_right(self._bounds, self.rng.random() * self._bounds[-1])
+        name, parts = self._compiled[min(position, len(self._compiled) - 1)]
+        self._index = self.keys.next_index()
+        return (name, *[part() if callable(part) else part for part in parts])
+
+    def sample_commands(self) -> list[tuple]:
+        """One command per template, for the coordinator's key check."""
+        commands = []
+        for name, parts in self._compiled:
+            self._index = 0
+            commands.append((name, *[part() if callable(part) else part for part in parts]))
+        return commands
+
+    def _compile(self, template):
+        parts = [self._compile_word(word) for word in template.words[1:]]
+        return template.name, parts
+
+    def _compile_word(self, word: str):
+        pieces = []
+        position = 0
+        for match in _PLACEHOLDER.finditer(word):
+            if match.start() > position:
+                pieces.append(word[position:match.start()].encode())
+            pieces.append(self._generator(match.group(1)))
+            position = match.end()
+        if position < len(word):
+            pieces.append(word[position:].encode())
+        if len(pieces) == 1:
+            return pieces[0]
+        return lambda: b"".join(piece() if callable(piece) else piece for piece in pieces)
+
+    def _generator(self, inner: str):
+        kind, _, rest = inner.partition(":")
+        prefix = self.spec.key_prefix
+        rng = self.rng
+        if kind == "key":
+            family = prefix + rest.encode() + b":" if rest else prefix
+            return lambda: family + b"%d" % self._index
+        if kind == "value":
+            return self.values.next_value
+        if kind == "member":
+            return lambda: self._members[rng.randrange(len(self._members))]
+        if kind == "field":
+            return lambda: self._fields[rng.randrange(len(self._fields))]
+        low, high = (int(text) for text in rest.split(":"))
+        return lambda: b"%d" % rng.randint(low, high)
+
+    def preload_commands(self, index: int) -> list[tuple]:
+        return []
+
+
+def check_templates(client, workload: "Custom", prefix: bytes) -> str | None:
+    """Ask the server which keys each template touches (COMMAND GETKEYS); the first
+    problem as a sentence, or None when every key lies under the run's prefix."""
+    import redis
+
+    for template, command in zip(workload.config.commands, workload.sample_commands()):
+        text = " ".join(template.words)
+        if len(command) == 1:  # no arguments, so no keys (PING, DBSIZE...)
+            continue
+        try:
+            # "COMMAND GETKEYS" as one word: redis-py then applies no COMMAND INFO parsing.
+            keys = client.execute_command("COMMAND GETKEYS", *command)
+        except redis.ResponseError as exc:
+            if "no key arguments" in str(exc).lower():
+                continue
+            return f"the server refuses command template {text!r}: {exc}"
+        for key in keys:
+            key = key if isinstance(key, bytes) else str(key).encode()
+            if not key.startswith(prefix):
+                return (f"command template {text!r} touches key {key.decode(errors='replace')!r}, "
+                        "which is outside the run's key prefix: use {key} or {key:NAME} for keys")
+    return None
