@@ -46,6 +46,9 @@ class SubscriberLoop:
         self.last_seen: dict[tuple[int, int, bytes], int] = {}  # (conn, publisher, channel) -> seq
         self.selector = selectors.DefaultSelector()
         self.broken: dict[int, float] = {}  # connection number -> when to retry
+        # The socket each connection was registered with: redis-py forgets its socket
+        # when a read fails, but the selector must still be told to drop it.
+        self.socks: dict[int, object] = {}
 
     def subscribe_all(self) -> None:
         """Subscribe every connection and wait for the confirmations (before the start)."""
@@ -58,6 +61,7 @@ class SubscriberLoop:
         conn.send_command("PSUBSCRIBE" if self.pattern else "SUBSCRIBE", *self.targets)
         for _ in self.targets:
             conn.read_response(disable_decoding=True, push_request=True)
+        self.socks[number] = conn._sock
         self.selector.register(conn._sock, selectors.EVENT_READ, number)
 
     def run(self) -> None:
@@ -119,12 +123,10 @@ class SubscriberLoop:
         return True
 
     def _break(self, number: int) -> None:
-        conn = self.conns[number]
-        try:
-            self.selector.unregister(conn._sock)
-        except (KeyError, ValueError, AttributeError, TypeError):
-            pass
-        conn.disconnect()
+        sock = self.socks.pop(number, None)
+        if sock is not None:
+            self.selector.unregister(sock)
+        self.conns[number].disconnect()
         self.broken[number] = time.monotonic() + RETRY_AFTER
 
     def _retry_broken(self, now: float) -> None:

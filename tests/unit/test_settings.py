@@ -234,3 +234,32 @@ def test_unknown_command(capsys):
 def test_debug_log_level_shows_traceback_for_bad_input(capsys):
     status, _, err = invoke(capsys, "run", "--port", "0", "--log-level", "debug")
     assert status == 2 and "Traceback" in err
+
+
+def test_custom_templates_from_a_multi_line_ini_value(capsys, tmp_path):
+    path = write_ini(tmp_path, """\
+        [run]
+        workload = custom
+        [workload]
+        commands =
+            7 GET {key}
+            3 ZADD {key:rank} {int:0:1000} {member}
+        """)
+    config = resolve(path, {}, {})
+    assert [(t.weight, t.words) for t in config.commands] == [
+        (7.0, ("GET", "{key}")), (3.0, ("ZADD", "{key:rank}", "{int:0:1000}", "{member}"))]
+    assert config.source("commands") == f"{path}:4"
+
+
+def test_bad_custom_templates(capsys):
+    assert "unknown placeholder {keys}" in bad(capsys, "run", "--workload", "custom", "--commands", "1 GET {keys}")
+    assert "FLUSHALL is not allowed" in bad(capsys, "run", "--workload", "custom", "--commands", "1 FLUSHALL")
+    assert "does not start with a weight" in bad(capsys, "run", "--workload", "custom", "--commands", "GET {key}")
+    assert "{int:LOW:HIGH}" in bad(capsys, "run", "--workload", "custom", "--commands", "1 SET {key} {int:9:1}")
+    assert "workload = custom (option --workload) needs commands" in bad(capsys, "run", "--workload", "custom")
+
+
+def test_bad_write_mix_and_key_median(capsys):
+    assert "names from SET, INCR, DEL" in bad(capsys, "run", "--write-mix", "SET:1,GET:1")
+    line = bad(capsys, "run", "--key-median", "20000", "--keyspace", "100")
+    assert "key_median = 20000 (option --key-median) must be below keyspace = 100 (option --keyspace)" in line
