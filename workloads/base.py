@@ -48,18 +48,27 @@ class Workload:
         self.rng = random.Random(spec.seed)
         self.keys = make_picker(self.config, self.rng, spec.partition, spec.partitions, self.owns_keys)
         self.values = ValuePool(self.config.value_size, self.rng)
-        self._key_cache = (
-            [self.key_at(index) for index in range(self.config.keyspace)]
-            if self.config.keyspace <= KEY_CACHE_LIMIT else None
-        )
+        self._families: dict[bytes, list[bytes] | None] = {}
+        self._key_cache = self._family_cache(b"")
 
-    def key_at(self, index: int) -> bytes:
-        return self.spec.key_prefix + b"%d" % index
+    def _family_cache(self, family: bytes) -> list[bytes] | None:
+        """Every encoded key name of a family (prefix + family + number), made once."""
+        if family not in self._families:
+            base = self.spec.key_prefix + family
+            keyspace = self.config.keyspace
+            self._families[family] = (
+                [base + b"%d" % index for index in range(keyspace)] if keyspace <= KEY_CACHE_LIMIT else None
+            )
+        return self._families[family]
 
-    def key(self) -> bytes:
-        index = self.keys.next_index()
-        cache = self._key_cache
-        return cache[index] if cache is not None else self.key_at(index)
+    def key_at(self, index: int, family: bytes = b"") -> bytes:
+        cache = self._family_cache(family)
+        return cache[index] if cache is not None else self.spec.key_prefix + family + b"%d" % index
+
+    def key(self, family: bytes = b"") -> bytes:
+        """The next key by the configured distribution; `family` names a separate set of
+        keys with the same numbers (e.g. b"n:" for counters), so types never mix."""
+        return self.key_at(self.keys.next_index(), family)
 
     def next_command(self) -> tuple:
         raise NotImplementedError

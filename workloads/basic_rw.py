@@ -33,7 +33,7 @@ class BasicReadWrite(Workload):
         if name == "SET":
             return ("SET", self.key(), self.values.next_value())
         if name == "INCR":
-            return ("INCR", self.spec.key_prefix + b"n:%d" % self.keys.next_index())
+            return ("INCR", self.key(b"n:"))
         return ("DEL", self.key())
 
     def preload_commands(self, index: int) -> list[tuple]:

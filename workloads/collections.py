@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from workloads.base import Workload
 
+# Scores and score windows, encoded once.
+_NUMBERS = [b"%d" % number for number in range(1101)]
+
 
 def _weighted(rng, choices):
     """choices: ((cumulative bound, name), ...) ending at 1.0."""
@@ -33,7 +36,7 @@ class ListOperations(Workload):
 
     def next_command(self) -> tuple:
         index = self.keys.next_index()
-        key = self.key_at(index) if self._key_cache is None else self._key_cache[index]
+        key = self.key_at(index)
         length = self._lengths.get(index, 0)
         draw = self.rng.random()
         if draw < 0.2:
@@ -84,7 +87,7 @@ class SortedSetOperations(_MemberWorkload):
         name = _weighted(self.rng, self._mix)
         key = self.key()
         if name == "ZADD":
-            return ("ZADD", key, b"%d" % self.rng.randrange(1000), self.member())
+            return ("ZADD", key, _NUMBERS[self.rng.randrange(1000)], self.member())
         if name == "ZREM":
             return ("ZREM", key, self.member())
         if name == "ZCARD":
@@ -92,7 +95,7 @@ class SortedSetOperations(_MemberWorkload):
         if name == "ZRANGE":
             return ("ZRANGE", key, b"0", b"9")
         low = self.rng.randrange(900)
-        return ("ZRANGE", key, b"%d" % low, b"%d" % (low + 100), b"BYSCORE", b"LIMIT", b"0", b"10")
+        return ("ZRANGE", key, _NUMBERS[low], _NUMBERS[low + 100], b"BYSCORE", b"LIMIT", b"0", b"10")
 
     def preload_commands(self, index: int) -> list[tuple]:
         pairs = [part for number, member in enumerate(self._members[:10]) for part in (b"%d" % number, member)]

@@ -72,11 +72,10 @@ class Custom(Workload):
 
     def _generator(self, inner: str):
         kind, _, rest = inner.partition(":")
-        prefix = self.spec.key_prefix
         rng = self.rng
         if kind == "key":
-            family = prefix + rest.encode() + b":" if rest else prefix
-            return lambda: family + b"%d" % self._index
+            family = rest.encode() + b":" if rest else b""
+            return lambda: self.key_at(self._index, family)
         if kind == "value":
             return self.values.next_value
         if kind == "member":
@@ -84,6 +83,9 @@ class Custom(Workload):
         if kind == "field":
             return lambda: self._fields[rng.randrange(len(self._fields))]
         low, high = (int(text) for text in rest.split(":"))
+        if high - low <= 100_000:  # encode the numbers once
+            numbers = [b"%d" % number for number in range(low, high + 1)]
+            return lambda: numbers[rng.randrange(len(numbers))]
         return lambda: b"%d" % rng.randint(low, high)
 
     def preload_commands(self, index: int) -> list[tuple]:

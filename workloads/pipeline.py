@@ -23,4 +23,4 @@ class Pipeline(Workload):
             return ("GET", self.key())
         if draw < self.config.read_ratio + (1 - self.config.read_ratio) * 0.8:
             return ("SET", self.key(), self.values.next_value())
-        return ("INCR", self.spec.key_prefix + b"n:%d" % self.keys.next_index())
+        return ("INCR", self.key(b"n:"))
