@@ -31,6 +31,7 @@ import redis
 from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped, TargetError
 from harness.keyspace import delete_keys, run_prefix
 from harness.messages import RunEnded
+from harness.metrics import mark_dead, prepare_directory, remove_directory
 from harness.plan import Plan, make_plan
 from harness.reporter import ReporterContext, reporter_main
 from harness.results import harness_block, write_json_atomic
@@ -73,11 +74,17 @@ def run(config: RunConfig, out=None) -> ExitStatus:
                 _check_custom_commands(client, config, prefix)
         finally:
             client.close()  # no socket may be held across the fork
+        # Before any fork and before anything imports prometheus_client (it picks its
+        # multiprocess storage at import time).
+        metrics_dir = prepare_directory() if config.prometheus_port else None
         try:
             status = Supervisor(config, plan, endpoint, run_id, prefix).run()
         except Stopped:
             log.warning("stopped at once: keys under %r were left in place", prefix)
             raise
+        finally:
+            if metrics_dir:
+                remove_directory(metrics_dir)
         if config.cleanup:
             _cleanup(endpoint, config, prefix)
     return status
@@ -101,8 +108,7 @@ class Supervisor:
         me = os.getpid()
         reporter = mp.Process(
             target=reporter_main, name="harness-reporter",
-            args=(ReporterContext(self.config, self.plan, self.run_id, self.endpoint.describe(),
-                                  reports, start_at, me),),
+            args=(ReporterContext(self.config, self.plan, self.run_id, self.endpoint, reports, start_at, me),),
         )
         clients = [
             mp.Process(
@@ -207,6 +213,8 @@ class Supervisor:
             else:
                 why = f"exited with status {code}"
             text = f"client process {index} (pid {client.pid}) {why}"
+            if self.config.prometheus_port:
+                mark_dead(client.pid)
             if not any(failure.startswith(f"client process {index}") for failure in self.failures):
                 log.error("%s; stopping the run", text)
                 self.failures.append(text)

@@ -19,6 +19,7 @@ seconds, the target is treated as gone and the thread raises TargetGone.
 from __future__ import annotations
 
 import queue
+import random
 import selectors
 import time
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from harness.histogram import index_of
 from harness.pacing import Schedule
 from harness.stats import CommandStats, PubSubStats, error_type
 
+# Trace samples a thread keeps per report (about a second), whatever the ratio.
+MAX_SAMPLES = 200
 FIRST_BACKOFF = 0.05
 MAX_BACKOFF = 0.5
 # Longest sleep when nothing is in flight, so stop requests are seen promptly.
@@ -93,12 +96,13 @@ class Report:
 class Slot:
     """One connection and the batch it has in flight."""
 
-    __slots__ = ("conn", "number", "batch", "started", "active_at", "retry_at", "backoff", "sock")
+    __slots__ = ("conn", "number", "batch", "stats", "started", "active_at", "retry_at", "backoff", "sock")
 
     def __init__(self, conn: redis.Connection, active_at: float, number: int = 0):
         self.conn = conn
         self.number = number  # the connection's index in its process
         self.batch: list | None = None
+        self.stats: CommandStats | None = None  # where the batch in flight counts
         self.started = 0.0
         self.active_at = active_at
         self.retry_at = 0.0
@@ -109,8 +113,10 @@ class Slot:
 class ThreadLoop:
     def __init__(self, slots, workload, pipeline: int, quota: int, rate: float, clock: Clock,
                  control: Control, outbox: queue.SimpleQueue, outage_budget: float, offset: float = 0.0,
-                 thread: int = 0):
+                 thread: int = 0, sample_ratio: float = 0.0, seed: int = 0):
         self.thread = thread
+        self.sample_ratio = sample_ratio  # share of batches kept as trace samples
+        self.rng = random.Random(seed)
         self.round = 0
         self.slots = slots
         self.workload = workload
@@ -174,16 +180,22 @@ class ThreadLoop:
             batch = [next_command() for _ in range(size)]
             if self.transaction:  # MULTI/EXEC are commands of their own, not operations
                 batch = [MULTI, *batch, EXEC]
+            # An operation belongs to the results when its intended start is after warmup.
+            stats = self.stats if intended >= self.clock.warmup_end else self.warmup
+            pack = slot.conn.pack_command
+            sent = stats.bytes_sent
+            chunks = []
+            for command in batch:
+                packed = pack(*command)
+                sent[command[0]] += sum(map(len, packed))
+                chunks += packed
             try:
-                conn = slot.conn
-                if len(batch) == 1:
-                    conn.send_packed_command(conn.pack_command(*batch[0]), check_health=False)
-                else:
-                    conn.send_packed_command(conn.pack_commands(batch), check_health=False)
+                slot.conn.send_packed_command(chunks, check_health=False)
             except redis.RedisError as exc:
-                self._fail_batch(slot, batch, exc, now)
+                self._fail_batch(slot, batch, exc, now, stats)
                 continue
             slot.batch = batch
+            slot.stats = stats
             slot.started = intended
             self.in_flight += 1
         lag = self.schedule.lag(now)
@@ -196,16 +208,20 @@ class ThreadLoop:
             self._break(slot, time.monotonic())
             return
         read = slot.conn.read_response
-        stats = self._target_stats()
+        stats = slot.stats
         ok, errors, nulls = stats.ok, stats.errors, stats.nulls
+        failed = None  # positions in the batch that got an error reply, and its type
         for position, command in enumerate(batch):
             try:
                 reply = read(disable_decoding=True)
             except redis.ResponseError as exc:
-                errors[command[0], error_type(exc)] += 1
+                kind = error_type(exc)
+                errors[command[0], kind] += 1
+                failed = failed or {}
+                failed[position] = kind
                 continue
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-                self._fail_batch(slot, batch[position:], exc, time.monotonic())
+                self._fail_batch(slot, batch[position:], exc, time.monotonic(), stats)
                 self.in_flight -= 1
                 return
             ok[command[0]] += 1
@@ -214,23 +230,23 @@ class ThreadLoop:
             elif command is EXEC and isinstance(reply, list):
                 _move_failed_to_errors(batch[1:-1], reply, stats)
         done = time.monotonic()
-        micros = int((done - slot.started) * 1_000_000)
-        latency = stats.latency
-        for command in batch:
-            counts = latency.get(command[0])
-            if counts is None:
-                counts = latency[command[0]] = {}
-            index = index_of(micros)
+        index = index_of(int((done - slot.started) * 1_000_000))
+        for position, command in enumerate(batch):
+            if failed and position in failed:
+                counts = stats.error_latency.setdefault((command[0], failed[position]), {})
+            else:
+                counts = stats.latency.get(command[0])
+                if counts is None:
+                    counts = stats.latency[command[0]] = {}
             counts[index] = counts.get(index, 0) + 1
+        if self.sample_ratio and self.rng.random() < self.sample_ratio and len(stats.samples) < MAX_SAMPLES:
+            kind = next(iter(failed.values())) if failed else ""
+            stats.samples.append((batch[0][0], slot.started, done, kind))
         stats.batches += 1
         slot.batch = None
         self.in_flight -= 1
         self.last_reply = done
         slot.backoff = FIRST_BACKOFF
-
-    def _target_stats(self) -> CommandStats:
-        """Where completed operations count: the results, or (before warmup_end) apart."""
-        return self.stats if time.monotonic() >= self.clock.warmup_end else self.warmup
 
     def _wait_time(self, now: float, sending: bool) -> float:
         wait = IDLE_WAIT
@@ -260,9 +276,9 @@ class ThreadLoop:
         slot.retry_at = now + slot.backoff
         slot.backoff = min(slot.backoff * 2, MAX_BACKOFF)
 
-    def _fail_batch(self, slot: Slot, commands, exc: BaseException, now: float) -> None:
+    def _fail_batch(self, slot: Slot, commands, exc: BaseException, now: float, stats: CommandStats) -> None:
         kind = error_type(exc)
-        errors = self._target_stats().errors
+        errors = stats.errors
         for command in commands:
             errors[command[0], kind] += 1
         self._break(slot, now)

@@ -19,7 +19,7 @@ from harness.stats import CommandStats
 DELTA_EVERY = 1.0
 
 
-def relay(ctx, workers: list, subscriber, outbox: queue.SimpleQueue, control: Control) -> None:
+def relay(ctx, workers: list, subscriber, outbox: queue.SimpleQueue, control: Control, metrics=None) -> None:
     """Every DELTA_EVERY seconds ask the threads for their figures and send the reporter
     one Delta that merges them; the last one once every thread is done."""
     threads = workers + ([subscriber] if subscriber else [])
@@ -45,6 +45,8 @@ def relay(ctx, workers: list, subscriber, outbox: queue.SimpleQueue, control: Co
         last_reply = max([last_reply] + [report.last_reply for report in latest.values()])
         delta.final = done
         delta.until = time.monotonic()
+        if metrics is not None:  # the same figures, to this process's Prometheus files
+            metrics.add(delta)
         ctx.reports.put(delta)
         if done:
             ctx.reports.put(ProcessEnded(ctx.index, last_reply))

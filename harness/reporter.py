@@ -1,10 +1,11 @@
 """The reporter process: reads the shared queue, merges, and owns the run's output.
 
-Forked by the coordinator before the client processes; it opens no Redis connection.
-It prints live totals every stats_interval, and when the coordinator says the run has
-ended (RunEnded, sent after every client process has exited, so every Delta is already
-in the queue), the final totals and the result file. The metrics issue adds
-percentiles, Prometheus and OpenTelemetry here.
+Forked by the coordinator before the client processes. It prints the live view every
+stats_interval, serves Prometheus /metrics and exports OTLP (both only when
+configured, and only here), samples the client processes' CPU and memory and the
+server's INFO, and when the coordinator says the run has ended (RunEnded, sent after
+every client process has exited, so every Delta is already in the queue) it prints the
+summary and writes the result file.
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from harness import live
 from harness.lifecycle import die_with_parent, set_process_name
 from harness.messages import Delta, Preloaded, ProcessEnded, RunEnded
 from harness.plan import Plan
-from harness.results import harness_block, pubsub_block, summary_table, write_json_atomic
+from harness.resources import ProcessMonitor, ServerSampler
+from harness.results import pubsub_block, summary_table, write_json_atomic
+from harness.result_document import build_document
 from harness.settings import RunConfig
 from harness.stats import CommandStats, PubSubStats
+from harness.target import Endpoint, make_client
 
 log = logging.getLogger("harness")
 
@@ -31,7 +36,7 @@ class ReporterContext:
     config: RunConfig
     plan: Plan
     run_id: str
-    target: str
+    endpoint: Endpoint
     reports: object  # multiprocessing.Queue
     start_at: object  # multiprocessing.RawValue('d'): monotonic start, 0 until started
     coordinator_pid: int
@@ -42,8 +47,10 @@ class RunState:
     """Everything merged so far; pure, so the tests can feed it messages."""
 
     totals: CommandStats = field(default_factory=CommandStats)
-    # Per process: operations since the last live line, and the time span they cover
-    # (from the previous line's last window end to the newest Delta's), for a true rate.
+    interval: CommandStats = field(default_factory=CommandStats)  # since the last live view
+    series: dict = field(default_factory=dict)  # second of the run -> CommandStats
+    # Per process: operations since the last live view and the span they cover, for a
+    # true current rate even though processes report at their own moments.
     interval_ops: dict = field(default_factory=dict)
     until: dict = field(default_factory=dict)
     shown_until: dict = field(default_factory=dict)
@@ -51,23 +58,18 @@ class RunState:
     warmup: CommandStats = field(default_factory=CommandStats)
     preload: CommandStats = field(default_factory=CommandStats)
     pubsub: PubSubStats = field(default_factory=PubSubStats)
+    samples: list = field(default_factory=list)  # trace samples not yet exported
     lag: dict = field(default_factory=dict)  # process -> seconds behind schedule now
     max_lag: float = 0.0
     connections: dict = field(default_factory=dict)  # process -> open connections
     last_reply: dict = field(default_factory=dict)  # process -> monotonic time
+    resources: list = field(default_factory=list)  # per interval: processes and server
     ended: RunEnded | None = None
+    start: float = 0.0
 
     def apply(self, message) -> None:
         if isinstance(message, Delta):
-            self.totals.add(message.stats)
-            process = message.process
-            self.interval_ops[process] = self.interval_ops.get(process, 0) + message.stats.total
-            self.until[process] = message.until
-            self.warmup.add(message.warmup)
-            self.pubsub.add(message.pubsub)
-            self.lag[message.process] = message.lag
-            self.max_lag = max(self.max_lag, message.max_lag)
-            self.connections[message.process] = 0 if message.final else message.connections
+            self._apply_delta(message)
         elif isinstance(message, Preloaded):
             self.preload.add(message.stats)
         elif isinstance(message, ProcessEnded):
@@ -75,17 +77,68 @@ class RunState:
         elif isinstance(message, RunEnded):
             self.ended = message
 
-    def take_interval_rate(self, start: float) -> float:
-        """The current ops/s summed over processes: each process's operations over the
-        time its Deltas since the previous call cover (a process whose Delta has not
-        come in yet this interval counts at its previous rate)."""
+    def _apply_delta(self, delta: Delta) -> None:
+        stats = delta.stats
+        self.samples += stats.samples
+        stats.samples = []
+        self.totals.add(stats)
+        self.interval.add(stats)
+        if self.start:
+            self.series.setdefault(max(0, int(delta.until - self.start)), CommandStats()).add(stats)
+        process = delta.process
+        self.interval_ops[process] = self.interval_ops.get(process, 0) + stats.total
+        self.until[process] = delta.until
+        self.warmup.add(delta.warmup)
+        self.pubsub.add(delta.pubsub)
+        self.lag[process] = delta.lag
+        self.max_lag = max(self.max_lag, delta.max_lag)
+        self.connections[process] = 0 if delta.final else delta.connections
+
+    def take_interval(self) -> tuple[float, CommandStats]:
+        """(current ops/s summed over processes, the stats since the last call)."""
         for process, ops in self.interval_ops.items():
-            span = self.until[process] - self.shown_until.get(process, start)
+            span = self.until[process] - self.shown_until.get(process, self.start)
             if span > 0:
                 self.rates[process] = ops / span
             self.shown_until[process] = self.until[process]
         self.interval_ops.clear()
-        return sum(self.rates.values())
+        interval, self.interval = self.interval, CommandStats()
+        return sum(self.rates.values()), interval
+
+
+class Outputs:
+    """The reporter's optional outputs, created here (after the fork) and closed once."""
+
+    def __init__(self, ctx: ReporterContext):
+        config = ctx.config
+        self.metrics_server = None
+        self.telemetry = None
+        if config.prometheus_port:
+            from harness.metrics import serve
+
+            self.metrics_server = serve(config.prometheus_port, config.prometheus_bind, ctx.run_id,
+                                        config.workload, ctx.endpoint.describe())
+        if config.otlp_endpoint:
+            from harness.telemetry import Telemetry
+
+            port = None if ctx.endpoint.unix_path else ctx.endpoint.port
+            self.telemetry = Telemetry.create(config, ctx.run_id, ctx.endpoint.unix_path or ctx.endpoint.host, port)
+        self.processes = ProcessMonitor(ctx.coordinator_pid)
+        self.server = ServerSampler(make_client(ctx.endpoint, client_name=f"harness-{ctx.run_id}-reporter"))
+
+    def export(self, state: RunState) -> None:
+        if self.telemetry is not None:
+            self.telemetry.export(state.totals)
+            self.telemetry.spans(state.samples)
+        state.samples = []
+
+    def close(self, linger: float) -> None:
+        self.server.close()
+        if self.telemetry is not None:
+            self.telemetry.close()
+        if self.metrics_server is not None:
+            time.sleep(linger)  # let a scraper take the final values
+            self.metrics_server.shutdown()
 
 
 def reporter_main(ctx: ReporterContext) -> None:
@@ -93,88 +146,68 @@ def reporter_main(ctx: ReporterContext) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent(ctx.coordinator_pid)
     set_process_name("harness:report")
+    outputs = Outputs(ctx)
     state = RunState()
+    view = live.LiveView(ctx.config, sys.stdout)
     interval = ctx.config.stats_interval
-    next_print = None
+    next_view = None
     while state.ended is None:
         try:
             state.apply(ctx.reports.get(timeout=0.2))
         except queue.Empty:
             pass
-        start = ctx.start_at.value
-        if not start:
-            continue
-        now = time.monotonic()
-        if next_print is None:
-            next_print = start + interval
-        if now >= next_print and state.ended is None:
-            print(progress_line(state, now - start, state.take_interval_rate(start)), flush=True)
-            next_print += interval
-    finish(ctx, state)
+        if not state.start and ctx.start_at.value:
+            state.start = ctx.start_at.value
+            next_view = state.start + interval
+        if next_view is not None and time.monotonic() >= next_view and state.ended is None:
+            show_interval(state, outputs, view)
+            next_view += interval
+    finish(ctx, state, outputs, view)
 
 
-def measured_seconds(config: RunConfig, start: float, state: RunState) -> float:
+def show_interval(state: RunState, outputs: Outputs, view: "live.LiveView") -> None:
+    rate, interval = state.take_interval()
+    processes = outputs.processes.sample()
+    server = outputs.server.sample()
+    state.resources.append({"second": round(time.monotonic() - state.start, 1),
+                            "processes": processes, "server": server})
+    view.show(state, rate, interval, processes, server, outputs.processes.busy(processes))
+    outputs.export(state)
+
+
+def measured_seconds(config: RunConfig, state: RunState) -> float:
     """From the end of warmup to the last reply any process received."""
-    if not start:
+    if not state.start:
         return 0.0
     end = max(state.last_reply.values(), default=0.0) or time.monotonic()
-    return max(0.0, end - (start + config.warmup))
+    return max(0.0, end - (state.start + config.warmup))
 
 
-def progress_line(state: RunState, elapsed: float, rate: float) -> str:
-    errors = state.totals.total_errors
-    per_command = "  ".join(f"{name} {state.totals.count_of(name):,}" for name in state.totals.commands())
-    lag = max(state.lag.values(), default=0.0)
-    return (
-        f"[{elapsed:7.1f}s] {state.totals.total:,} ops  {rate:,.0f} ops/s  errors {errors:,}  "
-        f"conns {sum(state.connections.values())}  lag {lag:.3f}s  | {per_command}"
-    )
-
-
-def summary_line(state: RunState, seconds: float) -> str:
-    totals = state.totals
-    rate = totals.total / seconds if seconds > 0 else 0.0
-    per_command = "  ".join(f"{name} {totals.count_of(name):,}" for name in totals.commands())
-    return (
-        f"[total {seconds:7.1f}s] {totals.total:,} ops  {rate:,.0f} ops/s  "
-        f"errors {totals.total_errors:,}  max lag {state.max_lag:.3f}s  | {per_command}"
-    )
-
-
-def finish(ctx: ReporterContext, state: RunState) -> None:
-    seconds = measured_seconds(ctx.config, ctx.start_at.value, state)
-    pubsub = pubsub_block(state.pubsub, state.totals, state.warmup, ctx.plan.processes * ctx.config.subscribers) \
-        if ctx.config.workload == "pub_sub" else None
-    print(summary_line(state, seconds), flush=True)
+def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view: "live.LiveView") -> None:
+    config = ctx.config
+    seconds = measured_seconds(config, state)
+    outputs.processes.sample()
+    outputs.export(state)
+    pubsub = None
+    if config.workload == "pub_sub":
+        pubsub = pubsub_block(state.pubsub, state.totals, state.warmup, ctx.plan.processes * config.subscribers)
+    view.close()
+    print(live.summary_line(state, seconds), flush=True)
     print(summary_table(state.totals, seconds, pubsub), flush=True)
-    if not ctx.config.output:
-        return
-    ended = state.ended
-    document = {"harness": run_block(ctx, state, seconds, ended.status, ended.reason)}
-    if pubsub is not None:
-        document["harness"]["pubsub"] = pubsub
+    ops_per_cpu = _ops_per_cpu_second(state, outputs)
+    if ops_per_cpu:
+        print(f"harness cost: {ops_per_cpu:,.0f} operations per harness CPU-second", flush=True)
     try:
-        write_json_atomic(ctx.config.output, document)
+        if config.output:
+            document = build_document(ctx, state, seconds, pubsub, outputs.processes.summary(), ops_per_cpu)
+            write_json_atomic(config.output, document)
     except OSError as exc:
-        print(f"harness: error: cannot write result file {ctx.config.output}: {exc.strerror}", file=sys.stderr)
+        print(f"harness: error: cannot write result file {config.output}: {exc.strerror}", file=sys.stderr)
         raise SystemExit(3) from None
+    finally:
+        outputs.close(config.metrics_linger)
 
 
-def run_block(ctx: ReporterContext, state: RunState, seconds: float, status: int, reason: str) -> dict:
-    block = harness_block(state.totals, seconds, status, reason)
-    block["run"] = {
-        "run_id": ctx.run_id,
-        "target": ctx.target,
-        "workload": ctx.config.workload,
-        "client_instances": ctx.plan.processes,
-        "connections": ctx.plan.total_connections,
-        "threads": ctx.plan.total_threads,
-        "warmup_ops": state.warmup.total,
-        "max_schedule_lag_seconds": round(state.max_lag, 6),
-    }
-    if state.preload.total:
-        block["preload"] = {name: state.preload.count_of(name) for name in state.preload.commands()}
-    if state.ended and state.ended.failures:
-        block["exit"]["failures"] = list(state.ended.failures)
-    return block
-
+def _ops_per_cpu_second(state: RunState, outputs: Outputs) -> float:
+    cpu = sum(outputs.processes.cpu_seconds.values())
+    return state.totals.total / cpu if cpu > 0 else 0.0

@@ -22,7 +22,7 @@ def command_block(stats: CommandStats, name: str) -> dict:
     block = {"count": stats.count_of(name), "errors": stats.errors_of(name)}
     if name in READ_COMMANDS and stats.ok[name]:
         block["hit_rate"] = round(1 - stats.nulls[name] / stats.ok[name], 6)
-    block["latency"] = histogram.summary_ms(histogram.to_hdr(stats.latency.get(name, {})))
+    block["latency"] = histogram.summary_ms(histogram.to_hdr(stats.latency_of(name)))
     return block
 
 
@@ -83,7 +83,7 @@ def summary_table(stats: CommandStats, seconds: float, pubsub: dict | None = Non
             count, errors, counts, hits = stats.total, stats.total_errors, stats.all_latency(), ""
         else:
             block = command_block(stats, name)
-            count, errors, counts = block["count"], block["errors"], stats.latency.get(name, {})
+            count, errors, counts = block["count"], block["errors"], stats.latency_of(name)
             hits = f"{block['hit_rate']:.1%}" if "hit_rate" in block else ""
         summary = histogram.summary_ms(histogram.to_hdr(counts))
         rate = count / seconds if seconds > 0 else 0.0
@@ -101,3 +101,70 @@ def summary_table(stats: CommandStats, seconds: float, pubsub: dict | None = Non
             f"p99 {latency.get('p99_ms', 0):.3f} ms"
         )
     return "\n".join(rows)
+
+
+# --- memtier_benchmark's --json-out-file layout ----------------------------------------
+
+MEMTIER_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99, 100.0)
+
+
+def memtier_block(count: int, ok: int, nulls: int, counts: dict, bytes_sent: int, seconds: float,
+                  series: dict, read: bool) -> dict:
+    """One command's (or the totals') block as memtier writes it; latency in ms."""
+    hdr = histogram.to_hdr(counts)
+    per_second = (lambda n: round(n / seconds, 2)) if seconds > 0 else (lambda n: 0.0)
+    answered = hdr.get_total_count()
+    block = {
+        "Count": count,
+        "Ops/sec": per_second(count),
+        "Hits/sec": per_second(ok - nulls) if read else 0.0,
+        "Misses/sec": per_second(nulls) if read else 0.0,
+        "Latency": round(hdr.get_mean_value() / 1000, 3) if answered else 0.0,
+        "Average Latency": round(hdr.get_mean_value() / 1000, 3) if answered else 0.0,
+        "Min Latency": hdr.get_min_value() / 1000 if answered else 0.0,
+        "Max Latency": hdr.get_max_value() / 1000 if answered else 0.0,
+        "KB/sec": round(bytes_sent / 1024 / seconds, 2) if seconds > 0 else 0.0,
+    }
+    percentiles = {f"p{p:.3f}": hdr.get_value_at_percentile(p) / 1000 if answered else 0.0
+                   for p in MEMTIER_PERCENTILES}
+    percentiles["Histogram log format"] = {"Compressed Histogram": histogram.encode(hdr)}
+    block["Percentile Latencies"] = percentiles
+    block["Time-Serie"] = series
+    return block
+
+
+def time_serie(series: dict, command: str | None) -> dict:
+    """{"<second>": {Count, Average/Min/Max Latency, p50/p99/p99.9}} for one command (None: all)."""
+    out = {}
+    for second, stats in sorted(series.items()):
+        counts = stats.all_latency() if command is None else stats.latency_of(command)
+        count = stats.total if command is None else stats.count_of(command)
+        hdr = histogram.to_hdr(counts)
+        entry = {"Count": count}
+        if hdr.get_total_count():
+            entry.update({
+                "Average Latency": round(hdr.get_mean_value() / 1000, 3),
+                "Min Latency": hdr.get_min_value() / 1000,
+                "Max Latency": hdr.get_max_value() / 1000,
+                "p50.00": hdr.get_value_at_percentile(50) / 1000,
+                "p99.00": hdr.get_value_at_percentile(99) / 1000,
+                "p99.90": hdr.get_value_at_percentile(99.9) / 1000,
+            })
+        out[str(second)] = entry
+    return out
+
+
+def all_stats(stats: CommandStats, seconds: float, series: dict, runtime: dict) -> dict:
+    blocks = {"Runtime": runtime}
+    for name in stats.commands():
+        blocks[name] = memtier_block(
+            stats.count_of(name), stats.ok[name], stats.nulls[name], stats.latency_of(name),
+            stats.bytes_sent[name], seconds, time_serie(series, name), name in READ_COMMANDS,
+        )
+    reads_ok = sum(stats.ok[name] for name in READ_COMMANDS)
+    reads_null = sum(stats.nulls[name] for name in READ_COMMANDS)
+    blocks["Totals"] = memtier_block(
+        stats.total, reads_ok, reads_null, stats.all_latency(), sum(stats.bytes_sent.values()),
+        seconds, time_serie(series, None), bool(reads_ok),
+    )
+    return blocks

@@ -100,7 +100,13 @@ class RunConfig:
     # [metrics]
     stats_interval: float = key("metrics", "5", p.number(above=True), "seconds between live stats", "SEC")
     prometheus_port: int = key("metrics", "0", p.integer(0, 65535), "serve /metrics here; 0 = off", "PORT")
+    prometheus_bind: str = key("metrics", "127.0.0.1", p.text(), "address /metrics listens on", "ADDR")
+    metrics_linger: float = key("metrics", "0", p.number(), "seconds /metrics stays up after the run", "SEC")
     otlp_endpoint: str = key("metrics", "", p.text(), "OpenTelemetry OTLP endpoint URL", "URL")
+    otlp_protocol: str = key("metrics", "http/protobuf", p.choice("http/protobuf", "grpc"), "OTLP transport", "NAME")
+    trace_sample_ratio: float = key(
+        "metrics", "0", p.number(maximum=1), "share of operations exported as OTLP spans", "R"
+    )
     output: str = key("metrics", "", p.text(), "result file (JSON) to write", "FILE")
     log_level: str = key("metrics", "info", p.choice("debug", "info", "warning", "error"), "log level", "LEVEL")
     log_file: str = key("metrics", "", p.text(), "also write the log here", "FILE")

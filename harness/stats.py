@@ -21,18 +21,36 @@ class CommandStats:
     errors: Counter = field(default_factory=Counter)
     # Successful operations whose reply was null (a GET or HGET miss, an empty RPOP).
     nulls: Counter = field(default_factory=Counter)
-    # Latency per command name: {histogram index: count}.
+    # Latency of successful operations per command name: {histogram index: count}.
     latency: dict = field(default_factory=dict)
+    # Latency of operations the server answered with an error, per (command, error type).
+    error_latency: dict = field(default_factory=dict)
+    # Request bytes sent per command name.
+    bytes_sent: Counter = field(default_factory=Counter)
     # Round trips (a batch of `pipeline` commands is one).
     batches: int = 0
+    # Sampled batches for tracing: (command, start, end (monotonic s), error type or "").
+    samples: list = field(default_factory=list)
 
     def add(self, other: "CommandStats") -> None:
         self.ok.update(other.ok)
         self.errors.update(other.errors)
         self.nulls.update(other.nulls)
+        self.bytes_sent.update(other.bytes_sent)
         for name, counts in other.latency.items():
             histogram.merge(self.latency.setdefault(name, {}), counts)
+        for key, counts in other.error_latency.items():
+            histogram.merge(self.error_latency.setdefault(key, {}), counts)
         self.batches += other.batches
+        self.samples += other.samples
+
+    def latency_of(self, command: str) -> dict:
+        """Every answered operation of a command, successful or not."""
+        merged = dict(self.latency.get(command, {}))
+        for (name, _), counts in self.error_latency.items():
+            if name == command:
+                histogram.merge(merged, counts)
+        return merged
 
     def errors_of(self, command: str) -> int:
         return sum(n for (name, _), n in self.errors.items() if name == command)
@@ -52,7 +70,7 @@ class CommandStats:
 
     def all_latency(self) -> dict:
         merged: dict = {}
-        for counts in self.latency.values():
+        for counts in [*self.latency.values(), *self.error_latency.values()]:
             histogram.merge(merged, counts)
         return merged
 

@@ -114,6 +114,8 @@ def _run(ctx: ClientContext) -> None:
             [slots[index] for index in share.connections], make_workload(ctx, share), config.pipeline,
             share.quota, share.rate, clock, control, outbox, outage_budget,
             offset=_stagger(share, ctx.plan, config), thread=share.thread,
+            sample_ratio=config.trace_sample_ratio if config.otlp_endpoint else 0.0,
+            seed=int(ctx.run_id, 16) + share.global_index,
         )
         for share in shares
     ]
@@ -123,7 +125,12 @@ def _run(ctx: ClientContext) -> None:
     if subscriber is not None:
         subscriber.clock = clock
         subscriber_thread = _start_thread(subscriber.run, "subscriber", errors)
-    relay(ctx, workers, subscriber_thread, outbox, control)
+    metrics = None
+    if config.prometheus_port:
+        from harness.metrics import ClientMetrics
+
+        metrics = ClientMetrics()
+    relay(ctx, workers, subscriber_thread, outbox, control, metrics)
     if errors:
         raise errors[0]
 

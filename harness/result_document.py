@@ -1,0 +1,60 @@
+"""The whole result file: memtier_benchmark's --json-out-file layout ("configuration",
+"run information", "ALL STATS") so existing tooling reads it, plus the harness's own
+"harness" block (errors by type, pub/sub, resources, schedule lag, server samples,
+exit status). Built in the reporter at the end of the run, also after a failure.
+"""
+
+from __future__ import annotations
+
+import time
+
+from harness import __version__
+from harness.results import all_stats, harness_block
+from harness.settings import KEYS
+
+
+def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: dict, ops_per_cpu: float) -> dict:
+    config = ctx.config
+    ended = state.ended
+    finish_ms = int(time.time() * 1000)
+    runtime = {
+        "Start time": finish_ms - int((time.monotonic() - state.start) * 1000) if state.start else finish_ms,
+        "Finish time": finish_ms,
+        "Total duration": int(seconds * 1000),
+        "Time unit": "MILLISECONDS",
+    }
+    block = harness_block(state.totals, seconds, ended.status, ended.reason)
+    block["run"] = {
+        "run_id": ctx.run_id,
+        "target": ctx.endpoint.describe(),
+        "workload": config.workload,
+        "client_instances": ctx.plan.processes,
+        "connections": ctx.plan.total_connections,
+        "threads": ctx.plan.total_threads,
+        "warmup_ops": state.warmup.total,
+        "max_schedule_lag_seconds": round(state.max_lag, 6),
+    }
+    block["resources"] = dict(resources, ops_per_harness_cpu_second=round(ops_per_cpu, 1))
+    block["samples"] = state.resources
+    if pubsub is not None:
+        block["pubsub"] = pubsub
+    if state.preload.total:
+        block["preload"] = {name: state.preload.count_of(name) for name in state.preload.commands()}
+    if ended.failures:
+        block["exit"]["failures"] = list(ended.failures)
+    return {
+        "configuration": {spec.name: config.display_value(spec.name) for spec in KEYS},
+        "run information": {
+            "Tool": "redis-harness",
+            "Version": __version__,
+            "Run ID": ctx.run_id,
+            "Target": ctx.endpoint.describe(),
+            "Workload": config.workload,
+            "Client processes": ctx.plan.processes,
+            "Connections per process": ctx.plan.connections_per_process,
+            "Threads per process": ctx.plan.threads_per_process,
+            "Pipeline": config.pipeline,
+        },
+        "ALL STATS": all_stats(state.totals, seconds, state.series, runtime),
+        "harness": block,
+    }
