@@ -96,13 +96,13 @@ class Report:
 class Slot:
     """One connection and the batch it has in flight."""
 
-    __slots__ = ("conn", "number", "batch", "stats", "started", "active_at", "retry_at", "backoff", "sock")
+    __slots__ = ("conn", "number", "batch", "measured", "started", "active_at", "retry_at", "backoff", "sock")
 
     def __init__(self, conn: redis.Connection, active_at: float, number: int = 0):
         self.conn = conn
         self.number = number  # the connection's index in its process
         self.batch: list | None = None
-        self.stats: CommandStats | None = None  # where the batch in flight counts
+        self.measured = True  # whether the batch in flight counts in the results (not warmup)
         self.started = 0.0
         self.active_at = active_at
         self.retry_at = 0.0
@@ -181,7 +181,8 @@ class ThreadLoop:
             if self.transaction:  # MULTI/EXEC are commands of their own, not operations
                 batch = [MULTI, *batch, EXEC]
             # An operation belongs to the results when its intended start is after warmup.
-            stats = self.stats if intended >= self.clock.warmup_end else self.warmup
+            measured = intended >= self.clock.warmup_end
+            stats = self.stats if measured else self.warmup
             pack = slot.conn.pack_command
             sent = stats.bytes_sent
             chunks = []
@@ -195,7 +196,7 @@ class ThreadLoop:
                 self._fail_batch(slot, batch, exc, now, stats)
                 continue
             slot.batch = batch
-            slot.stats = stats
+            slot.measured = measured
             slot.started = intended
             self.in_flight += 1
         lag = self.schedule.lag(now)
@@ -208,7 +209,8 @@ class ThreadLoop:
             self._break(slot, time.monotonic())
             return
         read = slot.conn.read_response
-        stats = slot.stats
+        # Looked up now, not at send time: _publish swaps these objects every interval.
+        stats = self.stats if slot.measured else self.warmup
         ok, errors, nulls = stats.ok, stats.errors, stats.nulls
         failed = None  # positions in the batch that got an error reply, and its type
         for position, command in enumerate(batch):
