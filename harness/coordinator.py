@@ -99,6 +99,7 @@ class Supervisor:
         self.prefix = prefix
         self.signalled: ExitStatus | None = None
         self.failures: list[str] = []
+        self.marked_dead: set[int] = set()
 
     def run(self) -> ExitStatus:
         mp = multiprocessing.get_context("fork")
@@ -151,6 +152,7 @@ class Supervisor:
         while True:
             live = [client for client in clients if client.exitcode is None]
             if not live:
+                self._check_exits(clients)
                 return self._verdict()
             multiprocessing.connection.wait([client.sentinel for client in live], POLL)
             self._read_control(control)
@@ -206,6 +208,9 @@ class Supervisor:
     def _check_exits(self, clients) -> None:
         for index, client in enumerate(clients):
             code = client.exitcode
+            if code is not None and self.config.prometheus_port and client.pid not in self.marked_dead:
+                mark_dead(client.pid)  # its live gauges go; its counters stay
+                self.marked_dead.add(client.pid)
             if code is None or code == 0:
                 continue
             if code < 0:
@@ -213,8 +218,6 @@ class Supervisor:
             else:
                 why = f"exited with status {code}"
             text = f"client process {index} (pid {client.pid}) {why}"
-            if self.config.prometheus_port:
-                mark_dead(client.pid)
             if not any(failure.startswith(f"client process {index}") for failure in self.failures):
                 log.error("%s; stopping the run", text)
                 self.failures.append(text)

@@ -254,3 +254,34 @@ def test_live_view_redraws_on_a_terminal(redis_server):
     screen = b"".join(chunks).decode(errors="replace")
     assert "\x1b[" in screen and "F\x1b[J" in screen  # moved up and cleared: redrawn in place
     assert "[#" in screen and "%" in screen  # the progress bar
+
+
+def test_otlp_over_grpc(redis_server, tmp_path):
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
+
+    received = []
+
+    class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
+        def Export(self, request, context):
+            received.append(request)
+            return metrics_service_pb2.ExportMetricsServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    output = tmp_path / "result.json"
+    try:
+        done = run_harness("run", "--port", str(redis_server.port), "--requests", "3000", "--duration", "0",
+                           "--otlp-endpoint", f"http://127.0.0.1:{port}", "--otlp-protocol", "grpc",
+                           "--output", str(output))
+        assert done.returncode == 0, done.stderr
+    finally:
+        server.stop(0)
+    points = received[-1].resource_metrics[0].scope_metrics[0].metrics[0].histogram.data_points
+    counts = {attributes(point.attributes)["db.operation.name"]: point.count for point in points}
+    result = json.loads(output.read_text())["harness"]["commands"]
+    assert counts == {name: block["count"] for name, block in result.items()}
