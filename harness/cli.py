@@ -17,6 +17,7 @@ from docopt import DocoptExit, docopt
 
 from harness import __version__
 from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped
+from harness.logfile import SharedRotatingFileHandler
 from harness.settings import KEYS, SECTIONS, RunConfig, resolve
 
 log = logging.getLogger("harness")
@@ -26,6 +27,7 @@ SECTION_TITLES = {
     "run": "Run options",
     "workload": "Workload options",
     "metrics": "Metrics options",
+    "thresholds": "Threshold options",
 }
 
 EXIT_TEXT = """\
@@ -42,8 +44,9 @@ def usage_text() -> str:
         "redis-harness: push a Redis server hard and report what it saw.",
         "",
         "Usage:",
-        "  harness run [-c FILE] [options]",
+        "  harness run [-c FILE] [--threshold=EXPR]... [options]",
         "  harness test-connection [-c FILE] [options]",
+        "  harness compare BASELINE CURRENT [--max-regression=PCT]",
         "  harness (-h | --help)",
         "  harness --version",
         "",
@@ -51,6 +54,7 @@ def usage_text() -> str:
         "  -c FILE, --config=FILE   INI file with [target], [run], [workload], [metrics] sections.",
         "  --dry-run                Print the resolved configuration with each value's source;",
         "                           do not connect.",
+        "  --max-regression=PCT     compare: the largest slowdown allowed, in percent (default: 10).",
         "  -h, --help               Show this help.",
         "  --version                Show the version.",
     ]
@@ -77,7 +81,7 @@ def parse_argv(argv: list[str]) -> dict:
 
 
 def _usage_error(argv: list[str], message: str) -> str:
-    known = ["--config", "--dry-run", "--help", "--version"] + [spec.option for spec in KEYS]
+    known = ["--config", "--dry-run", "--help", "--version", "--max-regression"] + [spec.option for spec in KEYS]
     for token in argv:
         if token.startswith("--") and not any(o.startswith(token.split("=", 1)[0]) for o in known):
             return f"unknown option {token.split('=', 1)[0]} on the command line; see harness --help"
@@ -85,8 +89,10 @@ def _usage_error(argv: list[str], message: str) -> str:
     if first.endswith("requires argument"):
         return f"option {first.split()[0]} needs a value on the command line; see harness --help"
     commands = [token for token in argv if not token.startswith("-")]
-    if commands and commands[0] not in ("run", "test-connection"):
-        return f"unknown command {commands[0]!r}: use run or test-connection; see harness --help"
+    if commands and commands[0] not in ("run", "test-connection", "compare"):
+        return f"unknown command {commands[0]!r}: use run, test-connection or compare; see harness --help"
+    if commands and commands[0] == "compare":
+        return "compare needs two result files: harness compare BASELINE.json CURRENT.json"
     # argv itself is not echoed: it may hold a password.
     return "cannot parse the command line; see harness --help"
 
@@ -95,6 +101,8 @@ def options_given(arguments: dict) -> dict[str, str]:
     given = {}
     for spec in KEYS:
         value = arguments.get(spec.option)
+        if isinstance(value, list):  # a repeatable option (--threshold)
+            value = "; ".join(value) if value else None
         if value is not None:
             given[spec.name] = value
     return given
@@ -115,18 +123,25 @@ def setup_logging(config: RunConfig | None) -> None:
     level = getattr(logging, (config.log_level if config else "info").upper())
     formatter = logging.Formatter("%(asctime)s harness %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    file_handler = None
     if config and config.log_file:
         try:
-            handlers.append(logging.FileHandler(config.log_file, encoding="utf-8"))
+            file_handler = SharedRotatingFileHandler(config.log_file, config.log_max_bytes, config.log_backups)
         except OSError as exc:
             raise ConfigError(
                 f"cannot open log_file {config.log_file} ({config.source('log_file')}): {exc.strerror}"
             ) from None
+        handlers.append(file_handler)
     for handler in handlers:
         handler.setFormatter(formatter)
     log.handlers[:] = handlers
     log.setLevel(level)
     log.propagate = False
+    # The live view's one line per interval goes to the file only (stdout has its own).
+    intervals = logging.getLogger("harness.intervals")
+    intervals.handlers[:] = [file_handler] if file_handler else []
+    intervals.setLevel(logging.INFO)
+    intervals.propagate = False
 
 
 def _raise_stopped(signum, _frame):
@@ -178,6 +193,10 @@ def _main(argv: list[str], out, env) -> int:
     if arguments["--version"]:
         print(f"harness {__version__}", file=out)
         return ExitStatus.OK
+    if arguments["compare"]:
+        from harness.compare import compare_files
+
+        return compare_files(arguments["BASELINE"], arguments["CURRENT"], arguments["--max-regression"], out)
     config_file = arguments["--config"]
     config = resolve(config_file, env, options_given(arguments))
     setup_logging(config)

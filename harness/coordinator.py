@@ -31,7 +31,8 @@ import redis
 from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped, TargetError
 from harness.keyspace import delete_keys, run_prefix
 from harness.messages import RunEnded
-from harness.metrics import mark_dead, prepare_directory, remove_directory
+from harness.metrics import ENV as METRICS_ENV
+from harness.metrics import mark_dead, prepare_directory, push_metrics, remove_directory
 from harness.plan import Plan, make_plan
 from harness.reporter import ReporterContext, reporter_main
 from harness.results import harness_block, write_json_atomic
@@ -76,13 +77,15 @@ def run(config: RunConfig, out=None) -> ExitStatus:
             client.close()  # no socket may be held across the fork
         # Before any fork and before anything imports prometheus_client (it picks its
         # multiprocess storage at import time).
-        metrics_dir = prepare_directory() if config.prometheus_port else None
+        metrics_dir = prepare_directory() if config.prometheus_port or config.pushgateway else None
         try:
             status = Supervisor(config, plan, endpoint, run_id, prefix).run()
         except Stopped:
             log.warning("stopped at once: keys under %r were left in place", prefix)
             raise
         finally:
+            if config.pushgateway:  # after every client has exited, also after a failure
+                push_metrics(config.pushgateway, run_id)
             if metrics_dir:
                 remove_directory(metrics_dir)
         if config.cleanup:
@@ -109,7 +112,7 @@ class Supervisor:
         me = os.getpid()
         reporter = mp.Process(
             target=reporter_main, name="harness-reporter",
-            args=(ReporterContext(self.config, self.plan, self.run_id, self.endpoint, reports, start_at, me),),
+            args=(ReporterContext(self.config, self.plan, self.run_id, self.endpoint, reports, start_at, me, stop),),
         )
         clients = [
             mp.Process(
@@ -133,7 +136,9 @@ class Supervisor:
             reports.put(RunEnded(int(status), reason, list(self.failures)))
             reporter.join(REPORTER_GRACE)
             _end([reporter], grace=0)
-        if reporter.exitcode not in (0, None) and status == ExitStatus.OK:
+        if status == ExitStatus.OK and reporter.exitcode == ExitStatus.FAILED_CHECK:
+            status = ExitStatus.FAILED_CHECK  # a threshold failed: the reporter said so and why
+        elif reporter.exitcode not in (0, None) and status == ExitStatus.OK:
             status = ExitStatus.RUN_FAILED
         return status
 
@@ -208,7 +213,7 @@ class Supervisor:
     def _check_exits(self, clients) -> None:
         for index, client in enumerate(clients):
             code = client.exitcode
-            if code is not None and self.config.prometheus_port and client.pid not in self.marked_dead:
+            if code is not None and os.environ.get(METRICS_ENV) and client.pid not in self.marked_dead:
                 mark_dead(client.pid)  # its live gauges go; its counters stay
                 self.marked_dead.add(client.pid)
             if code is None or code == 0:

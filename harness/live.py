@@ -7,16 +7,21 @@ logs stay greppable: "[  10.0s] 123,456 ops  24,691 ops/s  p50 0.120 ... | ... |
 
 from __future__ import annotations
 
+import logging
+
 from harness import histogram
+
+# One line per interval into log_file (this logger has only the file handler).
+interval_log = logging.getLogger("harness.intervals")
 
 BAR_WIDTH = 30
 
 
 def _percentiles(counts: dict) -> str:
-    hdr = histogram.to_hdr(counts)
-    if not hdr.get_total_count():
+    summary = histogram.Summary(counts)
+    if not summary.total:
         return "p50 -  p95 -  p99 -  p99.9 -  max - ms"
-    values = [hdr.get_value_at_percentile(p) / 1000 for p in (50, 95, 99, 99.9)] + [hdr.get_max_value() / 1000]
+    values = [summary.percentile(p) / 1000 for p in (50, 95, 99, 99.9)] + [summary.max() / 1000]
     return "p50 {:.3f}  p95 {:.3f}  p99 {:.3f}  p99.9 {:.3f}  max {:.3f} ms".format(*values)
 
 
@@ -58,9 +63,10 @@ class LiveView:
         if busy:
             names = ", ".join(name.split(":")[1] for name in busy)
             warning = f"  WARNING {names} above 90% CPU: the harness, not the server, may be the limit"
+        plain = f"{head}  | {per_command} | {_process_text(processes)} | {_server_text(server)}{warning}"
+        interval_log.info(plain)  # to log_file, when one is configured
         if not self.tty:
-            print(f"{head}  | {per_command} | {_process_text(processes)} | {_server_text(server)}{warning}",
-                  file=self.out, flush=True)
+            print(plain, file=self.out, flush=True)
             return
         lines = [self._progress(elapsed, totals.total), head]
         for name in totals.commands():

@@ -107,3 +107,23 @@ def serve(port: int, bind: str, run_id: str, workload: str, target: str):
     multiprocess.MultiProcessCollector(registry)
     server, _thread = start_http_server(port, addr=bind, registry=registry)
     return server
+
+
+def push_metrics(url: str, run_id: str) -> None:
+    """From the coordinator, after the client processes have exited: push the merged
+    multiprocess metrics once (job=redis-harness, instance=<host>, run_id). A failed
+    push is reported and does not change the run's exit status."""
+    import logging
+    import socket
+
+    from prometheus_client import CollectorRegistry, multiprocess, push_to_gateway
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    try:
+        push_to_gateway(url, job="redis-harness", registry=registry, timeout=10,
+                        grouping_key={"instance": socket.gethostname(), "run_id": run_id})
+    except Exception as exc:  # noqa: BLE001 - reported, then the run ends as it would have
+        logging.getLogger("harness").error("push to the Pushgateway at %s failed: %s", url, exc)
+        return
+    logging.getLogger("harness").info("pushed the run's metrics to the Pushgateway at %s", url)

@@ -358,3 +358,13 @@ def command_templates() -> Parser:
         return tuple(templates)
 
     return _named(expected, parse)
+
+
+def threshold_list() -> Parser:
+    """Threshold expressions separated by ';' or newlines (see harness/thresholds.py)."""
+    from harness import thresholds
+
+    def parse(value: str) -> tuple:
+        return tuple(thresholds.parse(part) for part in re.split(r"[;\n]", value) if part.strip())
+
+    return _named("expressions such as 'p99_ms < 2; error_rate < 0.001'", parse)

@@ -17,7 +17,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from harness import live
+from harness import live, thresholds
+from harness.errors import ExitStatus
 from harness.lifecycle import die_with_parent, set_process_name
 from harness.messages import Delta, Preloaded, ProcessEnded, RunEnded
 from harness.plan import Plan
@@ -40,6 +41,13 @@ class ReporterContext:
     reports: object  # multiprocessing.Queue
     start_at: object  # multiprocessing.RawValue('d'): monotonic start, 0 until started
     coordinator_pid: int
+    stop: object = None  # multiprocessing.RawValue('b'): set to stop the run (abort_on_fail)
+
+
+# Long runs stay bounded: past this many points the time series doubles its step
+# (merging neighbours), and the per-interval samples keep every other one.
+MAX_SERIES_POINTS = 3600
+MAX_SAMPLE_POINTS = 1000
 
 
 @dataclass
@@ -48,7 +56,8 @@ class RunState:
 
     totals: CommandStats = field(default_factory=CommandStats)
     interval: CommandStats = field(default_factory=CommandStats)  # since the last live view
-    series: dict = field(default_factory=dict)  # second of the run -> CommandStats
+    series: dict = field(default_factory=dict)  # first second of each step -> CommandStats
+    series_step: int = 1  # seconds per time-series point
     # Per process: operations since the last live view and the span they cover, for a
     # true current rate even though processes report at their own moments.
     interval_ops: dict = field(default_factory=dict)
@@ -66,6 +75,7 @@ class RunState:
     resources: list = field(default_factory=list)  # per interval: processes and server
     ended: RunEnded | None = None
     start: float = 0.0
+    aborted_by: str = ""  # the threshold that stopped the run early (abort_on_fail)
 
     def apply(self, message) -> None:
         if isinstance(message, Delta):
@@ -84,7 +94,10 @@ class RunState:
         self.totals.add(stats)
         self.interval.add(stats)
         if self.start:
-            self.series.setdefault(max(0, int(delta.until - self.start)), CommandStats()).add(stats)
+            second = max(0, int(delta.until - self.start)) // self.series_step * self.series_step
+            self.series.setdefault(second, CommandStats()).add(stats)
+            if len(self.series) > MAX_SERIES_POINTS:
+                self._coarsen_series()
         process = delta.process
         self.interval_ops[process] = self.interval_ops.get(process, 0) + stats.total
         self.until[process] = delta.until
@@ -93,6 +106,18 @@ class RunState:
         self.lag[process] = delta.lag
         self.max_lag = max(self.max_lag, delta.max_lag)
         self.connections[process] = 0 if delta.final else delta.connections
+
+    def _coarsen_series(self) -> None:
+        self.series_step *= 2
+        coarse: dict = {}
+        for second, stats in self.series.items():
+            coarse.setdefault(second // self.series_step * self.series_step, CommandStats()).add(stats)
+        self.series = coarse
+
+    def add_sample(self, sample: dict) -> None:
+        self.resources.append(sample)
+        if len(self.resources) > MAX_SAMPLE_POINTS:
+            self.resources = self.resources[::2]
 
     def take_interval(self) -> tuple[float, CommandStats]:
         """(current ops/s summed over processes, the stats since the last call)."""
@@ -161,16 +186,36 @@ def reporter_main(ctx: ReporterContext) -> None:
             next_view = state.start + interval
         if next_view is not None and time.monotonic() >= next_view and state.ended is None:
             show_interval(state, outputs, view)
+            check_abort(ctx, state)
             next_view += interval
     finish(ctx, state, outputs, view)
+
+
+def facts_of(ctx: ReporterContext, state: RunState, seconds: float, pubsub: dict | None = None) -> thresholds.Facts:
+    return thresholds.Facts(state.totals, seconds, pubsub, state.max_lag, ctx.config.requests)
+
+
+def check_abort(ctx: ReporterContext, state: RunState) -> None:
+    """abort_on_fail: stop the run as soon as a threshold can no longer pass."""
+    config = ctx.config
+    if not (config.abort_on_fail and config.thresholds) or state.aborted_by:
+        return
+    facts = facts_of(ctx, state, measured_seconds(config, state))
+    for threshold in config.thresholds:
+        if thresholds.cannot_pass(threshold, facts):
+            measured = thresholds.measure(threshold, facts)
+            log.warning("threshold %r can no longer pass (measured %g): stopping the run", threshold.text, measured)
+            state.aborted_by = threshold.text
+            ctx.stop.value = 1
+            return
 
 
 def show_interval(state: RunState, outputs: Outputs, view: "live.LiveView") -> None:
     rate, interval = state.take_interval()
     processes = outputs.processes.sample()
     server = outputs.server.sample()
-    state.resources.append({"second": round(time.monotonic() - state.start, 1),
-                            "processes": processes, "server": server})
+    state.add_sample({"second": round(time.monotonic() - state.start, 1),
+                      "processes": processes, "server": server})
     view.show(state, rate, interval, processes, server, outputs.processes.busy(processes))
     outputs.export(state)
 
@@ -191,21 +236,34 @@ def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view: "live.
     pubsub = None
     if config.workload == "pub_sub":
         pubsub = pubsub_block(state.pubsub, state.totals, state.warmup, ctx.plan.processes * config.subscribers)
+    verdicts = thresholds.evaluate(config.thresholds, facts_of(ctx, state, seconds, pubsub))
+    failed = [verdict for verdict in verdicts if not verdict["passed"]]
+    if failed and state.ended.status == ExitStatus.OK:
+        reason = "threshold failed: " + "; ".join(f"{v['threshold']} (measured {v['measured']:g})" for v in failed)
+        if state.aborted_by:
+            reason += " - stopped early by abort_on_fail"
+        state.ended = RunEnded(ExitStatus.FAILED_CHECK, reason, state.ended.failures)
     view.close()
     print(live.summary_line(state, seconds), flush=True)
     print(summary_table(state.totals, seconds, pubsub), flush=True)
+    for verdict in verdicts:
+        print(f"threshold {verdict['threshold']}: measured {verdict['measured']:g} "
+              f"{'PASS' if verdict['passed'] else 'FAIL'}", flush=True)
     ops_per_cpu = _ops_per_cpu_second(state, outputs)
     if ops_per_cpu:
         print(f"harness cost: {ops_per_cpu:,.0f} operations per harness CPU-second", flush=True)
     try:
         if config.output:
             document = build_document(ctx, state, seconds, pubsub, outputs.processes.summary(), ops_per_cpu)
+            document["harness"]["thresholds"] = verdicts
             write_json_atomic(config.output, document)
     except OSError as exc:
         print(f"harness: error: cannot write result file {config.output}: {exc.strerror}", file=sys.stderr)
         raise SystemExit(3) from None
     finally:
         outputs.close(config.metrics_linger)
+    if state.ended.status == ExitStatus.FAILED_CHECK:
+        raise SystemExit(ExitStatus.FAILED_CHECK)  # the coordinator turns this into the exit status
 
 
 def _ops_per_cpu_second(state: RunState, outputs: Outputs) -> float:

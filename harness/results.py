@@ -22,7 +22,7 @@ def command_block(stats: CommandStats, name: str) -> dict:
     block = {"count": stats.count_of(name), "errors": stats.errors_of(name)}
     if name in READ_COMMANDS and stats.ok[name]:
         block["hit_rate"] = round(1 - stats.nulls[name] / stats.ok[name], 6)
-    block["latency"] = histogram.summary_ms(histogram.to_hdr(stats.latency_of(name)))
+    block["latency"] = histogram.summary_ms(stats.latency_of(name))
     return block
 
 
@@ -37,7 +37,7 @@ def harness_block(stats: CommandStats, elapsed: float, status: int, reason: str)
             "ops_per_sec": round(stats.total / elapsed, 3) if elapsed > 0 else 0.0,
             "seconds": round(elapsed, 3),
             "batches": stats.batches,
-            "latency": histogram.summary_ms(histogram.to_hdr(stats.all_latency())),
+            "latency": histogram.summary_ms(stats.all_latency()),
         },
         "exit": {"status": int(status), "reason": reason},
     }
@@ -69,7 +69,7 @@ def pubsub_block(pubsub: PubSubStats, measured: CommandStats, warmup: CommandSta
         "lost": expected - pubsub.received,
         "out_of_order": pubsub.out_of_order,
         "resubscribes": pubsub.resubscribes,
-        "latency": histogram.summary_ms(histogram.to_hdr(pubsub.latency)),
+        "latency": histogram.summary_ms(pubsub.latency),
     }
 
 
@@ -85,7 +85,7 @@ def summary_table(stats: CommandStats, seconds: float, pubsub: dict | None = Non
             block = command_block(stats, name)
             count, errors, counts = block["count"], block["errors"], stats.latency_of(name)
             hits = f"{block['hit_rate']:.1%}" if "hit_rate" in block else ""
-        summary = histogram.summary_ms(histogram.to_hdr(counts))
+        summary = histogram.summary_ms(counts)
         rate = count / seconds if seconds > 0 else 0.0
         rows.append(
             f"{name:<10} {count:>12,} {rate:>11,.0f} {errors:>8,} {summary.get('p50_ms', 0):>8.3f} "
@@ -111,23 +111,22 @@ MEMTIER_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99, 100.0)
 def memtier_block(count: int, ok: int, nulls: int, counts: dict, bytes_sent: int, seconds: float,
                   series: dict, read: bool) -> dict:
     """One command's (or the totals') block as memtier writes it; latency in ms."""
-    hdr = histogram.to_hdr(counts)
+    summary = histogram.Summary(counts)
     per_second = (lambda n: round(n / seconds, 2)) if seconds > 0 else (lambda n: 0.0)
-    answered = hdr.get_total_count()
     block = {
         "Count": count,
         "Ops/sec": per_second(count),
         "Hits/sec": per_second(ok - nulls) if read else 0.0,
         "Misses/sec": per_second(nulls) if read else 0.0,
-        "Latency": round(hdr.get_mean_value() / 1000, 3) if answered else 0.0,
-        "Average Latency": round(hdr.get_mean_value() / 1000, 3) if answered else 0.0,
-        "Min Latency": hdr.get_min_value() / 1000 if answered else 0.0,
-        "Max Latency": hdr.get_max_value() / 1000 if answered else 0.0,
+        "Latency": round(summary.mean() / 1000, 3),
+        "Average Latency": round(summary.mean() / 1000, 3),
+        "Min Latency": summary.min() / 1000,
+        "Max Latency": summary.max() / 1000,
         "KB/sec": round(bytes_sent / 1024 / seconds, 2) if seconds > 0 else 0.0,
     }
-    percentiles = {f"p{p:.3f}": hdr.get_value_at_percentile(p) / 1000 if answered else 0.0
+    percentiles = {f"p{p:.3f}": summary.percentile(p) / 1000 if summary.total else 0.0
                    for p in MEMTIER_PERCENTILES}
-    percentiles["Histogram log format"] = {"Compressed Histogram": histogram.encode(hdr)}
+    percentiles["Histogram log format"] = {"Compressed Histogram": histogram.encode(histogram.to_hdr(counts))}
     block["Percentile Latencies"] = percentiles
     block["Time-Serie"] = series
     return block
@@ -139,16 +138,16 @@ def time_serie(series: dict, command: str | None) -> dict:
     for second, stats in sorted(series.items()):
         counts = stats.all_latency() if command is None else stats.latency_of(command)
         count = stats.total if command is None else stats.count_of(command)
-        hdr = histogram.to_hdr(counts)
+        summary = histogram.Summary(counts)
         entry = {"Count": count}
-        if hdr.get_total_count():
+        if summary.total:
             entry.update({
-                "Average Latency": round(hdr.get_mean_value() / 1000, 3),
-                "Min Latency": hdr.get_min_value() / 1000,
-                "Max Latency": hdr.get_max_value() / 1000,
-                "p50.00": hdr.get_value_at_percentile(50) / 1000,
-                "p99.00": hdr.get_value_at_percentile(99) / 1000,
-                "p99.90": hdr.get_value_at_percentile(99.9) / 1000,
+                "Average Latency": round(summary.mean() / 1000, 3),
+                "Min Latency": summary.min() / 1000,
+                "Max Latency": summary.max() / 1000,
+                "p50.00": summary.percentile(50) / 1000,
+                "p99.00": summary.percentile(99) / 1000,
+                "p99.90": summary.percentile(99.9) / 1000,
             })
         out[str(second)] = entry
     return out

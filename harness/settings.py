@@ -22,18 +22,19 @@ from harness import parsers as p
 from harness.errors import ConfigError
 from workloads import WORKLOAD_NAMES
 
-SECTIONS = ("target", "run", "workload", "metrics")
+SECTIONS = ("target", "run", "workload", "metrics", "thresholds")
 ENV_PREFIX = "HARNESS_"
 # The OpenTelemetry standard variable; HARNESS_OTLP_ENDPOINT wins over it.
 OTEL_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 DEFAULT_SOURCE = "default"
 
 
-def key(section: str, default: str, parser: p.Parser, help: str, metavar: str = "VALUE"):
+def key(section: str, default: str, parser: p.Parser, help: str, metavar: str = "VALUE", option: str = ""):
     """Declare a configuration key: a RunConfig field carrying its own description."""
     assert section in SECTIONS, section
     return field(
-        metadata=dict(section=section, default=default, parser=parser, help=help, metavar=metavar)
+        metadata=dict(section=section, default=default, parser=parser, help=help, metavar=metavar,
+                      option_name=option)
     )
 
 
@@ -109,7 +110,16 @@ class RunConfig:
     )
     output: str = key("metrics", "", p.text(), "result file (JSON) to write", "FILE")
     log_level: str = key("metrics", "info", p.choice("debug", "info", "warning", "error"), "log level", "LEVEL")
-    log_file: str = key("metrics", "", p.text(), "also write the log here", "FILE")
+    log_file: str = key("metrics", "", p.text(), "also write the log here (rotated by size)", "FILE")
+    log_max_bytes: int = key("metrics", "10485760", p.integer(1024), "rotate log_file at this size", "N")
+    log_backups: int = key("metrics", "5", p.integer(0, 1000), "rotated log files kept", "N")
+    pushgateway: str = key("metrics", "", p.text(), "push final metrics to this Pushgateway URL", "URL")
+    # [thresholds]
+    thresholds: tuple = key(
+        "thresholds", "", p.threshold_list(), "pass/fail check, e.g. 'p99_ms < 2' (repeatable)", "EXPR",
+        option="--threshold",
+    )
+    abort_on_fail: bool = key("thresholds", "false", p.boolean(), "stop once a threshold cannot pass", "BOOL")
 
     # Where each key's value came from: "default", "FILE:LINE", "env NAME", "option --name".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -143,6 +153,8 @@ def _tuple_text(value: tuple) -> str:
         return ""
     if isinstance(value[0], p.SizeChoice):
         return ",".join(_size_text(choice, len(value) > 1) for choice in value)
+    if hasattr(value[0], "metric"):  # thresholds
+        return "; ".join(threshold.text for threshold in value)
     if isinstance(value[0], p.CommandTemplate):
         return "; ".join(f"{t.weight:g} {' '.join(t.words)}" for t in value)
     return ",".join(f"{name}:{weight:g}" for name, weight in value)
@@ -161,10 +173,11 @@ class KeySpec:
     parser: p.Parser
     help: str
     metavar: str
+    option_name: str = ""
 
     @property
     def option(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return self.option_name or "--" + self.name.replace("_", "-")
 
     @property
     def env(self) -> str:
@@ -253,6 +266,7 @@ def read_ini(path: str) -> dict[str, RawValue]:
     try:
         with open(path, encoding="utf-8") as handle:
             lines = handle.read().splitlines()
+        lines, threshold_lines = _take_threshold_lines(lines)
         parser.read_string("\n".join(lines), source=path)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
@@ -262,6 +276,14 @@ def read_ini(path: str) -> dict[str, RawValue]:
         raise ConfigError(f"malformed config file {path}: {_one_line(exc)}") from None
     lines_of = _key_lines(lines)
     found: dict[str, RawValue] = {}
+    if threshold_lines:
+        for number, text in threshold_lines:
+            try:
+                p.threshold_list()(text)
+            except ValueError as exc:
+                raise ConfigError(f"invalid threshold ({path}:{number}): {exc}") from None
+        found["thresholds"] = RawValue("; ".join(text for _, text in threshold_lines),
+                                       f"{path}:{threshold_lines[0][0]}")
     for section in parser.sections():
         if section not in SECTIONS:
             where = f"{path}:{lines_of.get((section, None), '?')}"
@@ -278,6 +300,26 @@ def read_ini(path: str) -> dict[str, RawValue]:
                 raise ConfigError(f"key {name!r} belongs in [{spec.section}], not [{section}] ({where})")
             found[name] = RawValue(value, where)
     return found
+
+
+_THRESHOLD_KEY = re.compile(r"^\s*abort_on_fail\s*[=:]")
+
+
+def _take_threshold_lines(lines: list[str]) -> tuple[list[str], list[tuple[int, str]]]:
+    """Lines of [thresholds] are expressions ('p99_ms < 2'), not key = value, apart from
+    abort_on_fail: take them out (blank, so line numbers stay) with their numbers."""
+    kept, taken, inside = [], [], False
+    for number, line in enumerate(lines, start=1):
+        header = _SECTION_LINE.match(line)
+        if header:
+            inside = header.group(1).strip() == "thresholds"
+        elif inside and line.strip() and not line.lstrip().startswith(("#", ";")) \
+                and not _THRESHOLD_KEY.match(line):
+            taken.append((number, line.split(" #")[0].strip()))
+            kept.append("")
+            continue
+        kept.append(line)
+    return kept, taken
 
 
 def _key_lines(lines: list[str]) -> dict[tuple[str, str | None], int]:

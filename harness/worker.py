@@ -126,7 +126,7 @@ def _run(ctx: ClientContext) -> None:
         subscriber.clock = clock
         subscriber_thread = _start_thread(subscriber.run, "subscriber", errors)
     metrics = None
-    if config.prometheus_port:
+    if config.prometheus_port or config.pushgateway:
         from harness.metrics import ClientMetrics
 
         metrics = ClientMetrics()

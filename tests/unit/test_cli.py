@@ -22,7 +22,7 @@ def test_help_lists_every_key_with_its_default():
 def test_subcommand_help():
     out = io.StringIO()
     assert main(["run", "--help"], out=out, env={}) == 0
-    assert "harness run [-c FILE] [options]" in out.getvalue()
+    assert "harness run [-c FILE] [--threshold=EXPR]... [options]" in out.getvalue()
 
 
 def test_version():

@@ -43,3 +43,18 @@ def test_values_beyond_the_top_are_clamped_and_merge_adds():
     hdr = histogram.to_hdr(a)
     assert hdr.get_total_count() == 5
     assert 59_000_000 < hdr.get_max_value() <= 60_100_000
+
+
+def test_summary_reports_exactly_what_hdrhistogram_reports():
+    rng = random.Random(11)
+    for _ in range(20):
+        counts = {}
+        for _ in range(rng.randint(1, 3000)):
+            histogram.record(counts, int(rng.lognormvariate(6, 1.5)) + rng.randint(0, 3), rng.randint(1, 5))
+        reference = histogram.to_hdr(counts)
+        summary = histogram.Summary(counts)
+        assert summary.total == reference.get_total_count()
+        for percentile in (0, 1, 50, 90, 99, 99.9, 99.99, 100):
+            assert summary.percentile(percentile) == reference.get_value_at_percentile(percentile), percentile
+        assert summary.min() == reference.get_min_value() and summary.max() == reference.get_max_value()
+        assert abs(summary.mean() - reference.get_mean_value()) < 1e-6 * max(1.0, summary.mean())
