@@ -51,7 +51,7 @@ def usage_text() -> str:
         "  harness --version",
         "",
         "General options:",
-        "  -c FILE, --config=FILE   INI file with [target], [run], [workload], [metrics] sections.",
+        "  -c FILE, --config=FILE   INI file with [target], [run], [workload], [metrics], [thresholds].",
         "  --dry-run                Print the resolved configuration with each value's source;",
         "                           do not connect.",
         "  --max-regression=PCT     compare: the largest slowdown allowed, in percent (default: 10).",

@@ -44,6 +44,11 @@ def client_for(server: EmbeddedServer, **kwargs) -> redis.Redis:
     return redis.Redis(host=server.host, port=server.port, **kwargs)
 
 
+def commandstats(client: redis.Redis) -> dict[str, int]:
+    """The server's INFO commandstats as {COMMAND: calls} (Redis 7 names subcommands A|B)."""
+    return {name[len("cmdstat_"):].upper(): stats["calls"] for name, stats in client.info("commandstats").items()}
+
+
 def clean_env(**overrides: str) -> dict[str, str]:
     """The environment without any HARNESS_ or OTEL_ variable of the developer's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HARNESS_", "OTEL_"))}

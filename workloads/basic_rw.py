@@ -5,6 +5,7 @@ writes. INCR uses its own keys (prefix + "n:") so it never meets a SET value tha
 not a number.
 """
 
+import bisect
 import itertools
 
 from workloads.base import Workload
@@ -15,10 +16,9 @@ class BasicReadWrite(Workload):
 
     def __init__(self, spec):
         super().__init__(spec)
-        names = [name for name, _ in self.config.write_mix]
         total = sum(weight for _, weight in self.config.write_mix)
-        cumulative = itertools.accumulate(weight / total for _, weight in self.config.write_mix)
-        self._writes = list(zip(cumulative, names))
+        self._write_bounds = list(itertools.accumulate(weight / total for _, weight in self.config.write_mix))
+        self._write_names = [name for name, _ in self.config.write_mix]
         self.commands = ("GET", *[name for name, weight in self.config.write_mix if weight > 0])
 
     def next_command(self) -> tuple:
@@ -27,9 +27,8 @@ class BasicReadWrite(Workload):
         if draw < read_ratio:
             return ("GET", self.key())
         share = (draw - read_ratio) / (1.0 - read_ratio)
-        for bound, name in self._writes:
-            if share < bound:
-                break
+        position = bisect.bisect_right(self._write_bounds, share)
+        name = self._write_names[min(position, len(self._write_names) - 1)]
         if name == "SET":
             return ("SET", self.key(), self.values.next_value())
         if name == "INCR":

@@ -9,13 +9,10 @@ import time
 import psutil
 import pytest
 
-from tests.conftest import REPO_ROOT, client_for, clean_env, harness_command, run_harness
+from tests.conftest import commandstats, REPO_ROOT, client_for, clean_env, harness_command, run_harness
 
 CONNECTION_NAME = re.compile(r"^harness-[0-9a-f]{8}-(\d+)-(\d+)$")
 
-
-def commandstats(client):
-    return {name[len("cmdstat_"):].upper(): stats["calls"] for name, stats in client.info("commandstats").items()}
 
 
 def delta(before, after, command):

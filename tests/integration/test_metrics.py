@@ -19,13 +19,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.embedded import free_port
-from tests.conftest import REPO_ROOT, client_for, clean_env, harness_command, run_harness
+from tests.conftest import commandstats, REPO_ROOT, client_for, clean_env, harness_command, run_harness
 
 HOUSEKEEPING = {"HELLO", "PING", "INFO", "SCAN", "UNLINK", "CLIENT|SETNAME", "CLIENT|SETINFO"}
 
-
-def commandstats(client):
-    return {name[len("cmdstat_"):].upper(): stats["calls"] for name, stats in client.info("commandstats").items()}
 
 
 def scrape(port):

@@ -9,14 +9,11 @@ import subprocess
 import time
 
 from harness.embedded import free_port
-from tests.conftest import REPO_ROOT, client_for, clean_env, harness_command, run_harness
+from tests.conftest import commandstats, REPO_ROOT, client_for, clean_env, harness_command, run_harness
 
 EMBEDDED_LINE = re.compile(r"started a private redis-server \((?P<binary>[^,]+), pid (?P<pid>\d+)\) "
                            r"on 127\.0\.0\.1:(?P<port>\d+) in (?P<dir>\S+);")
 
-
-def commandstats(client):
-    return {name[len("cmdstat_"):].upper(): stats["calls"] for name, stats in client.info("commandstats").items()}
 
 
 def alive(pid):

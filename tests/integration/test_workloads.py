@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import REPO_ROOT, client_for, clean_env, harness_command, run_harness
+from tests.conftest import commandstats, REPO_ROOT, client_for, clean_env, harness_command, run_harness
 from workloads import WORKLOADS
 
 # Commands the harness sends for its own purposes (connecting, checking, cleaning up,
@@ -14,9 +14,6 @@ from workloads import WORKLOADS
 HOUSEKEEPING = {"HELLO", "PING", "INFO", "SCAN", "UNLINK", "CLIENT|SETNAME", "CLIENT|SETINFO",
                 "COMMAND|GETKEYS", "SUBSCRIBE", "PSUBSCRIBE", "CLIENT", "COMMAND"}
 
-
-def commandstats(client):
-    return {name[len("cmdstat_"):].upper(): stats["calls"] for name, stats in client.info("commandstats").items()}
 
 
 def workload_commands(before, after):
