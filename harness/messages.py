@@ -36,10 +36,12 @@ class Preloaded:
 
 @dataclass
 class ProcessEnded:
-    """A client process finished cleanly; `last_reply` is when its last reply came in."""
+    """A client process finished cleanly; `last_reply` is when its last reply came in,
+    `cpu_seconds` the CPU time the whole process used (all its threads)."""
 
     process: int
     last_reply: float
+    cpu_seconds: float = 0.0
 
 
 @dataclass

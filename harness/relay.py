@@ -49,7 +49,7 @@ def relay(ctx, workers: list, subscriber, outbox: queue.SimpleQueue, control: Co
             metrics.add(delta)
         ctx.reports.put(delta)
         if done:
-            ctx.reports.put(ProcessEnded(ctx.index, last_reply))
+            ctx.reports.put(ProcessEnded(ctx.index, last_reply, time.process_time()))
             return
 
 

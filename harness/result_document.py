@@ -34,7 +34,8 @@ def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: d
         "warmup_ops": state.warmup.total,
         "max_schedule_lag_seconds": round(state.max_lag, 6),
     }
-    block["resources"] = dict(resources, ops_per_harness_cpu_second=round(ops_per_cpu, 1))
+    block["resources"] = dict(resources, ops_per_harness_cpu_second=round(ops_per_cpu, 1),
+                              client_cpu_seconds={str(p): round(s, 3) for p, s in sorted(state.client_cpu.items())})
     block["samples"] = state.resources
     if pubsub is not None:
         block["pubsub"] = pubsub

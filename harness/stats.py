@@ -108,7 +108,7 @@ def error_type(exc: BaseException) -> str:
     code = getattr(exc, "status_code", None)
     if code:
         return code
-    if isinstance(exc, redis.TimeoutError):
+    if isinstance(exc, (redis.TimeoutError, TimeoutError)):
         return "timeout"
     if isinstance(exc, (redis.ConnectionError, OSError)):
         return "connection"
