@@ -65,9 +65,27 @@ def encode(histogram: HdrHistogram) -> str:
     return encoded.decode() if isinstance(encoded, bytes) else encoded
 
 
-def _range_size(index: int) -> int:
+def index_at(micros: int, magnitude: int) -> int:
+    """index_of for a layout with 2**(magnitude+1) sub-buckets (10: 3 digits, 7: 2 digits)."""
+    micros = min(micros, HIGHEST_US)
+    bucket = (micros | ((1 << (magnitude + 1)) - 1)).bit_length() - (magnitude + 1)
+    return ((bucket + 1) << magnitude) + (micros >> bucket) - (1 << magnitude)
+
+
+def value_at(index: int, magnitude: int) -> int:
+    """value_of for the same layouts."""
+    half = 1 << magnitude
+    bucket = (index >> magnitude) - 1
+    sub_bucket = (index & (half - 1)) + half
+    if bucket < 0:
+        sub_bucket -= half
+        bucket = 0
+    return sub_bucket << bucket
+
+
+def _range_size(index: int, magnitude: int = _HALF_MAGNITUDE) -> int:
     """How many microseconds the bucket at `index` spans."""
-    return 1 << max(0, (index >> _HALF_MAGNITUDE) - 1)
+    return 1 << max(0, (index >> magnitude) - 1)
 
 
 class Summary:
@@ -76,9 +94,16 @@ class Summary:
     max, lowest for min, median equivalent for the mean) without building one: a long
     run's result file has thousands of per-second points."""
 
-    def __init__(self, counts: dict):
+    def __init__(self, counts: dict, magnitude: int = _HALF_MAGNITUDE):
         self.items = sorted((index, n) for index, n in counts.items() if n)
         self.total = sum(n for _, n in self.items)
+        self.magnitude = magnitude
+
+    def _lowest(self, index: int) -> int:
+        return value_at(index, self.magnitude)
+
+    def _size(self, index: int) -> int:
+        return _range_size(index, self.magnitude)
 
     def percentile(self, percentile: float) -> int:
         target = max(int(min(percentile, 100.0) * self.total / 100 + 0.5), 1)
@@ -86,23 +111,23 @@ class Summary:
         for index, n in self.items:
             seen += n
             if seen >= target:
-                lowest = value_of(index)
-                return lowest + _range_size(index) - 1 if percentile else lowest
+                lowest = self._lowest(index)
+                return lowest + self._size(index) - 1 if percentile else lowest
         return 0
 
     def min(self) -> int:
-        return value_of(self.items[0][0]) if self.items else 0
+        return self._lowest(self.items[0][0]) if self.items else 0
 
     def max(self) -> int:
         if not self.items:
             return 0
         index = self.items[-1][0]
-        return value_of(index) + _range_size(index) - 1
+        return self._lowest(index) + self._size(index) - 1
 
     def mean(self) -> float:
         if not self.total:
             return 0.0
-        return sum((value_of(i) + (_range_size(i) >> 1)) * n for i, n in self.items) / self.total
+        return sum((self._lowest(i) + (self._size(i) >> 1)) * n for i, n in self.items) / self.total
 
 
 def summary_ms(counts: dict) -> dict:

@@ -25,6 +25,7 @@ from harness.plan import Plan
 from harness.resources import ProcessMonitor, ServerSampler
 from harness.results import pubsub_block, summary_table, write_json_atomic
 from harness.result_document import build_document
+from harness.series import SeriesPoint
 from harness.settings import RunConfig
 from harness.stats import CommandStats, PubSubStats
 from harness.target import Endpoint, make_client
@@ -56,7 +57,7 @@ class RunState:
 
     totals: CommandStats = field(default_factory=CommandStats)
     interval: CommandStats = field(default_factory=CommandStats)  # since the last live view
-    series: dict = field(default_factory=dict)  # first second of each step -> CommandStats
+    series: dict = field(default_factory=dict)  # first second of each step -> SeriesPoint
     series_step: int = 1  # seconds per time-series point
     # Per process: operations since the last live view and the span they cover, for a
     # true current rate even though processes report at their own moments.
@@ -76,6 +77,7 @@ class RunState:
     resources: list = field(default_factory=list)  # per interval: processes and server
     ended: RunEnded | None = None
     start: float = 0.0
+    warmup_seconds: float = 0.0  # the first live rate counts from the end of warmup
     aborted_by: str = ""  # the threshold that stopped the run early (abort_on_fail)
 
     def apply(self, message) -> None:
@@ -97,7 +99,7 @@ class RunState:
         self.interval.add(stats)
         if self.start:
             second = max(0, int(delta.until - self.start)) // self.series_step * self.series_step
-            self.series.setdefault(second, CommandStats()).add(stats)
+            self.series.setdefault(second, SeriesPoint()).add(stats)
             if len(self.series) > MAX_SERIES_POINTS:
                 self._coarsen_series()
         process = delta.process
@@ -112,8 +114,8 @@ class RunState:
     def _coarsen_series(self) -> None:
         self.series_step *= 2
         coarse: dict = {}
-        for second, stats in self.series.items():
-            coarse.setdefault(second // self.series_step * self.series_step, CommandStats()).add(stats)
+        for second, point in self.series.items():
+            coarse.setdefault(second // self.series_step * self.series_step, SeriesPoint()).merge(point)
         self.series = coarse
 
     def add_sample(self, sample: dict) -> None:
@@ -124,7 +126,7 @@ class RunState:
     def take_interval(self) -> tuple[float, CommandStats]:
         """(current ops/s summed over processes, the stats since the last call)."""
         for process, ops in self.interval_ops.items():
-            span = self.until[process] - self.shown_until.get(process, self.start)
+            span = self.until[process] - self.shown_until.get(process, self.start + self.warmup_seconds)
             if span > 0:
                 self.rates[process] = ops / span
             self.shown_until[process] = self.until[process]
@@ -185,6 +187,7 @@ def reporter_main(ctx: ReporterContext) -> None:
             pass
         if not state.start and ctx.start_at.value:
             state.start = ctx.start_at.value
+            state.warmup_seconds = ctx.config.warmup
             next_view = state.start + interval
         if next_view is not None and time.monotonic() >= next_view and state.ended is None:
             show_interval(state, outputs, view)

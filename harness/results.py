@@ -135,11 +135,9 @@ def memtier_block(count: int, ok: int, nulls: int, counts: dict, bytes_sent: int
 def time_serie(series: dict, command: str | None) -> dict:
     """{"<second>": {Count, Average/Min/Max Latency, p50/p99/p99.9}} for one command (None: all)."""
     out = {}
-    for second, stats in sorted(series.items()):
-        counts = stats.all_latency() if command is None else stats.latency_of(command)
-        count = stats.total if command is None else stats.count_of(command)
-        summary = histogram.Summary(counts)
-        entry = {"Count": count}
+    for second, point in sorted(series.items()):
+        summary = point.summary(command)
+        entry = {"Count": point.count(command)}
         if summary.total:
             entry.update({
                 "Average Latency": round(summary.mean() / 1000, 3),

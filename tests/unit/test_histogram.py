@@ -58,3 +58,19 @@ def test_summary_reports_exactly_what_hdrhistogram_reports():
             assert summary.percentile(percentile) == reference.get_value_at_percentile(percentile), percentile
         assert summary.min() == reference.get_min_value() and summary.max() == reference.get_max_value()
         assert abs(summary.mean() - reference.get_mean_value()) < 1e-6 * max(1.0, summary.mean())
+
+
+def test_two_digit_layout_matches_hdrhistogram_with_two_digits():
+    reference = HdrHistogram(1, 60_000_000, 2)
+    rng = random.Random(5)
+    for value in [1, 127, 128, 255, 256, 1000, 59_999_999] + [rng.randint(1, 60_000_000) for _ in range(1000)]:
+        assert histogram.index_at(value, 7) == reference._counts_index_for(value), value
+    counts = {}
+    for _ in range(5000):
+        index = histogram.index_at(int(rng.lognormvariate(6, 1)) + 1, 7)
+        counts[index] = counts.get(index, 0) + 1
+    for index, n in counts.items():
+        reference.record_value(histogram.value_at(index, 7), n)
+    summary = histogram.Summary(counts, 7)
+    for percentile in (50, 99, 99.9):
+        assert summary.percentile(percentile) == reference.get_value_at_percentile(percentile)

@@ -30,7 +30,13 @@ def test_a_day_of_deltas_keeps_the_series_and_the_file_bounded():
     assert len(state.series) <= MAX_SERIES_POINTS and state.series_step == 32
     assert len(state.resources) <= MAX_SAMPLE_POINTS
     # nothing was lost by downsampling
-    assert sum(stats.total for stats in state.series.values()) == state.totals.total == DAY * 2000
+    assert sum(point.count() for point in state.series.values()) == state.totals.total == DAY * 2000
+    # what the reporter holds for the series stays small: flat arrays of (index, count)
+    held = sum(len(pairs) * 8 for point in state.series.values() for pairs in point.latency.values())
+    assert held < 2 * 2**20, held
     document = all_stats(state.totals, float(DAY), state.series, {})
     size = len(json.dumps(document))
     assert size < 10 * 2**20, size
+    serie = document["GET"]["Time-Serie"]
+    assert sum(entry["Count"] for entry in serie.values()) == DAY * 1000
+    assert all(0.148 < entry["p50.00"] < 0.152 for entry in serie.values())  # 150 us within 1%

@@ -1,0 +1,64 @@
+"""The result file's time series ("Time-Serie"), kept small in the reporter.
+
+A run of hours has thousands of points, so a point does not keep the full
+3-significant-digit histograms: it keeps each command's count and its latency at 2
+significant digits (HdrHistogram's layout with 256 sub-buckets; percentiles within 1%)
+as a flat array of (index, count) pairs, a few hundred bytes per command. Points merge
+exactly, which is how a long series halves its resolution (see reporter.py).
+"""
+
+from __future__ import annotations
+
+from array import array
+
+from harness import histogram
+from harness.stats import CommandStats
+
+MAGNITUDE = 7  # 2 significant digits
+
+
+def _to_dict(pairs: array) -> dict:
+    return {pairs[i]: pairs[i + 1] for i in range(0, len(pairs), 2)}
+
+
+def _to_pairs(counts: dict) -> array:
+    return array("q", [part for index in sorted(counts) for part in (index, counts[index])])
+
+
+class SeriesPoint:
+    __slots__ = ("counts", "latency")
+
+    def __init__(self):
+        self.counts: dict[str, int] = {}
+        self.latency: dict[str, array] = {}
+
+    def add(self, stats: CommandStats) -> None:
+        for name in stats.commands():
+            self.counts[name] = self.counts.get(name, 0) + stats.count_of(name)
+        for name in {*stats.latency, *(name for name, _ in stats.error_latency)}:
+            merged = _to_dict(self.latency.get(name, array("q")))
+            for index, n in stats.latency_of(name).items():
+                coarse = histogram.index_at(histogram.value_of(index), MAGNITUDE)
+                merged[coarse] = merged.get(coarse, 0) + n
+            self.latency[name] = _to_pairs(merged)
+
+    def merge(self, other: "SeriesPoint") -> None:
+        for name, count in other.counts.items():
+            self.counts[name] = self.counts.get(name, 0) + count
+        for name, pairs in other.latency.items():
+            merged = _to_dict(self.latency.get(name, array("q")))
+            for index, n in _to_dict(pairs).items():
+                merged[index] = merged.get(index, 0) + n
+            self.latency[name] = _to_pairs(merged)
+
+    def count(self, command: str | None = None) -> int:
+        return sum(self.counts.values()) if command is None else self.counts.get(command, 0)
+
+    def summary(self, command: str | None = None) -> histogram.Summary:
+        if command is not None:
+            return histogram.Summary(_to_dict(self.latency.get(command, array("q"))), MAGNITUDE)
+        merged: dict = {}
+        for pairs in self.latency.values():
+            for index, n in _to_dict(pairs).items():
+                merged[index] = merged.get(index, 0) + n
+        return histogram.Summary(merged, MAGNITUDE)
