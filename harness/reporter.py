@@ -171,8 +171,10 @@ class Outputs:
 
 
 def reporter_main(ctx: ReporterContext) -> None:
+    # Ctrl-C and SIGTERM often reach the whole process group (a terminal, systemd,
+    # docker stop): only the coordinator acts on them, and stops this process in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     die_with_parent(ctx.coordinator_pid)
     set_process_name("harness:report")
     outputs = Outputs(ctx)

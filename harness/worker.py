@@ -63,8 +63,10 @@ class ClientContext:
 
 
 def client_main(ctx: ClientContext) -> None:
+    # Ctrl-C and SIGTERM often reach the whole process group (a terminal, systemd,
+    # docker stop): only the coordinator acts on them, and stops this process in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     die_with_parent(ctx.coordinator_pid)
     set_process_name(f"harness:client{ctx.index}")
     if ctx.config.cpu_affinity == "auto":

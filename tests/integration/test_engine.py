@@ -1,6 +1,7 @@
 """The engine against real redis-server processes: shape, exact counts, pacing, failures."""
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -238,3 +239,19 @@ def test_nothing_outlives_a_killed_coordinator(tmp_path):
     process.wait()
     gone, alive = psutil.wait_procs(children, timeout=5)
     assert not alive, alive
+
+
+def test_sigterm_to_the_whole_process_group_still_stops_in_order(redis_server, tmp_path):
+    output = tmp_path / "result.json"
+    process = subprocess.Popen(
+        harness_command("run", "--port", str(redis_server.port), "--client-instances", "2", "--duration", "60",
+                        "--stats-interval", "0.5", "--output", str(output)),
+        env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+        start_new_session=True,
+    )
+    assert process.stdout.readline().startswith("[ ")
+    os.killpg(process.pid, signal.SIGTERM)  # as systemd or docker stop would
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 143, err
+    assert "[total" in out
+    assert json.loads(output.read_text())["harness"]["exit"]["status"] == 143
