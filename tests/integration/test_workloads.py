@@ -2,6 +2,7 @@
 result file, and the harness must leave every key it did not create as it was."""
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -139,3 +140,17 @@ def test_preload_makes_reads_hit(redis_server, tmp_path):
                        "--keyspace", "100000", "--requests", "2000", "--read-ratio", "1", "--duration", "0",
                        "--output", str(output))
     assert json.loads(output.read_text())["harness"]["commands"]["GET"]["hit_rate"] == 0.0
+
+
+@pytest.mark.parametrize("preset", sorted(os.listdir(os.path.join(REPO_ROOT, "config"))))
+def test_every_preset_runs_as_it_is_on_the_embedded_server(preset, tmp_path):
+    # Shortened, without a result file in the working tree, and without soak.ini's
+    # thresholds (an empty HARNESS_THRESHOLDS replaces them; they are meant for an hour,
+    # not 2 s on a busy CI box); everything else as shipped.
+    done = run_harness("run", "-c", f"config/{preset}", "--url", "embedded", "--duration", "2", "--warmup", "0",
+                       "--keyspace", "1000", "--stats-interval", "1", "--output", str(tmp_path / "result.json"),
+                       env=clean_env(HARNESS_THRESHOLDS=""))
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "result.json").read_text())["harness"]
+    assert result["totals"]["count"] > 0 and result["totals"]["errors"] == 0
+    assert "started a private redis-server" in done.stderr
