@@ -54,6 +54,7 @@ class RunConfig:
     tls_ca: str = key("target", "", p.text(), "CA bundle that verifies the server", "FILE")
     tls_cert: str = key("target", "", p.text(), "client certificate for mutual TLS", "FILE")
     tls_key: str = key("target", "", p.text(), "private key of tls_cert", "FILE")
+    tls_verify: bool = key("target", "true", p.boolean(), "verify the server's certificate and name", "BOOL")
     protocol: int = key("target", "3", p.integer(2, 3), "RESP version (servers before 6 need 2)", "N")
     cluster: bool | str = key("target", "auto", p.boolean(auto=True), "Redis Cluster mode", "MODE")
     connect_timeout: float = key("target", "5", p.number(above=True), "seconds to connect", "SEC")

@@ -45,6 +45,7 @@ class Endpoint:
     tls_ca: str = ""
     tls_cert: str = ""
     tls_key: str = ""
+    tls_verify: bool = True
     protocol: int = 3
     connect_timeout: float = 5.0
     socket_timeout: float = 10.0
@@ -80,6 +81,7 @@ def choose_target(config: RunConfig) -> TargetChoice:
         tls_ca=config.tls_ca,
         tls_cert=config.tls_cert,
         tls_key=config.tls_key,
+        tls_verify=config.tls_verify,
         protocol=config.protocol,
         connect_timeout=config.connect_timeout,
         socket_timeout=config.socket_timeout,
@@ -125,6 +127,8 @@ def client_kwargs(endpoint: Endpoint) -> dict:
             ssl_ca_certs=endpoint.tls_ca or None,
             ssl_certfile=endpoint.tls_cert or None,
             ssl_keyfile=endpoint.tls_key or None,
+            ssl_cert_reqs="required" if endpoint.tls_verify else "none",
+            ssl_check_hostname=endpoint.tls_verify,
         )
     return kwargs
 
