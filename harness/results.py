@@ -46,6 +46,9 @@ def harness_block(stats: CommandStats, elapsed: float, status: int, reason: str)
 def write_json_atomic(path: str, document: dict) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, temporary = tempfile.mkstemp(prefix=".harness-result-", dir=directory)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; a result file is not
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2, sort_keys=False)
