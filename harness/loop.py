@@ -18,6 +18,7 @@ seconds, the target is treated as gone and the thread raises TargetGone.
 
 from __future__ import annotations
 
+import collections
 import queue
 import random
 import selectors
@@ -143,6 +144,9 @@ class ThreadLoop:
         self.outbox = outbox
         self.outage_budget = outage_budget
         self.selector = selectors.DefaultSelector()
+        self.ready: collections.deque[Slot] = collections.deque()
+        self.parked: list[Slot] = []
+        self.next_unpark = float("inf")
         self.in_flight = 0
         self.stats = CommandStats()
         self.warmup = CommandStats()
@@ -154,6 +158,7 @@ class ThreadLoop:
     def run(self) -> None:
         for slot in self.slots:
             self._watch(slot)
+            self._park(slot)
         control = self.control
         try:
             while True:
@@ -165,8 +170,12 @@ class ThreadLoop:
                     self.round = control.publish_round
                     self._publish(now)
                 if sending:
-                    self._send_due(now)
-                    self._check_outage(now)
+                    if self.parked and now >= self.next_unpark:
+                        self._unpark(now)
+                    if self.ready:
+                        self._send_due(now)
+                    elif not self.in_flight:
+                        self._check_outage(now)
                 for key, _ in self.selector.select(self._wait_time(now, sending)):
                     self._on_readable(key.data)
         finally:
@@ -175,18 +184,32 @@ class ThreadLoop:
                 self._close(slot)
             self.selector.close()
 
+    # Connections are either ready (connected, active, idle: a deque the send loop pops
+    # from, so a turn costs nothing per busy connection), busy (a batch in flight), or
+    # parked (before their ramp second, or waiting to reconnect), looked at again only
+    # when the earliest of them is due.
+    def _park(self, slot: Slot) -> None:
+        self.parked.append(slot)
+        self.next_unpark = min(self.next_unpark, max(slot.active_at, slot.retry_at))
+
+    def _unpark(self, now: float) -> None:
+        still, self.parked, self.next_unpark = self.parked, [], float("inf")
+        for slot in still:
+            if now >= slot.active_at and (slot.sock is not None or self._reconnect(slot, now)):
+                self.ready.append(slot)
+            else:
+                self._park(slot)
+
     def _send_due(self, now: float) -> None:
         workload = self.workload
         next_command = workload.next_command
         pack = hiredis.pack_command
-        for slot in self.slots:
-            if slot.batch is not None or now < slot.active_at or self.quota == 0:
-                continue
-            if slot.sock is None and not self._reconnect(slot, now):
-                continue
+        ready = self.ready
+        while ready and self.quota != 0:
             intended = self.schedule.due(now)
             if intended is None:
                 break
+            slot = ready.popleft()
             self.schedule.taken()
             size = self.pipeline if self.quota < 0 else min(self.pipeline, self.quota)
             if self.quota > 0:
@@ -284,10 +307,13 @@ class ThreadLoop:
         self.in_flight -= 1
         self.last_reply = done
         slot.backoff = FIRST_BACKOFF
+        self.ready.append(slot)
 
     def _wait_time(self, now: float, sending: bool) -> float:
         wait = IDLE_WAIT
-        if sending and self.schedule.open_loop and any(s.batch is None for s in self.slots):
+        if sending and self.parked:
+            wait = min(wait, max(0.0, self.next_unpark - now))
+        if sending and self.schedule.open_loop and self.ready:
             wait = min(wait, max(0.0, self.schedule.next_time() - now))
         return wait
 
@@ -312,9 +338,12 @@ class ThreadLoop:
 
     def _break(self, slot: Slot, now: float) -> None:
         self._close(slot)
+        if slot in self.ready:  # an idle connection the server closed
+            self.ready.remove(slot)
         slot.batch = None
         slot.retry_at = now + slot.backoff
         slot.backoff = min(slot.backoff * 2, MAX_BACKOFF)
+        self._park(slot)
 
     def _fail_batch(self, slot: Slot, commands, exc: BaseException, now: float, stats: CommandStats) -> None:
         kind = error_type(exc)
