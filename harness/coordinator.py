@@ -71,6 +71,7 @@ def run(config: RunConfig, out=None) -> ExitStatus:
             _write_unstarted(config, ExitStatus.RUN_FAILED, str(exc))
             raise
         try:
+            _refuse_cluster(client, config)
             if config.workload == "custom":
                 _check_custom_commands(client, config, prefix)
         finally:
@@ -243,6 +244,20 @@ def _end(processes, grace: float) -> None:
         if process.exitcode is None:
             process.kill()
             process.join(5)
+
+
+def _refuse_cluster(client, config: RunConfig) -> None:
+    """Cluster mode is not built yet: say so instead of loading one node as if standalone."""
+    if config.cluster is True:
+        raise ConfigError(f"cluster = true ({config.source('cluster')}): Redis Cluster targets are not supported yet")
+    if config.cluster == "auto":
+        try:
+            enabled = client.info("cluster").get("cluster_enabled") == 1
+        except redis.RedisError:
+            enabled = False  # INFO may be refused to a narrow ACL user; then assume standalone
+        if enabled:
+            raise TargetError("the target is a Redis Cluster node, and cluster mode is not supported yet; "
+                              "point the harness at a standalone server")
 
 
 def _check_custom_commands(client, config: RunConfig, prefix: str) -> None:

@@ -49,7 +49,7 @@ class Workload:
         self.keys = make_picker(self.config, self.rng, spec.partition, spec.partitions, self.owns_keys)
         self.values = ValuePool(self.config.value_size, self.rng)
         self._families: dict[bytes, list[bytes] | None] = {}
-        self._key_cache = self._family_cache(b"")
+        self._family_cache(b"")  # the main key family, encoded now rather than mid-run
 
     def _family_cache(self, family: bytes) -> list[bytes] | None:
         """Every encoded key name of a family (prefix + family + number), made once."""
