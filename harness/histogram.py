@@ -34,12 +34,7 @@ def index_of(micros: int) -> int:
 
 def value_of(index: int) -> int:
     """The lowest value that falls at `index` (inverse of index_of within a bucket)."""
-    bucket = (index >> _HALF_MAGNITUDE) - 1
-    sub_bucket = (index & (_HALF_COUNT - 1)) + _HALF_COUNT
-    if bucket < 0:
-        sub_bucket -= _HALF_COUNT
-        bucket = 0
-    return sub_bucket << bucket
+    return value_at(index, _HALF_MAGNITUDE)
 
 
 def record(counts: dict, micros: int, n: int = 1) -> None:
@@ -66,7 +61,8 @@ def encode(histogram: HdrHistogram) -> str:
 
 
 def index_at(micros: int, magnitude: int) -> int:
-    """index_of for a layout with 2**(magnitude+1) sub-buckets (10: 3 digits, 7: 2 digits)."""
+    """index_of for a layout with 2**(magnitude+1) sub-buckets (10: 3 digits, 7: 2 digits).
+    index_of stays a separate copy with constants folded in: it runs once per batch."""
     micros = min(micros, HIGHEST_US)
     bucket = (micros | ((1 << (magnitude + 1)) - 1)).bit_length() - (magnitude + 1)
     return ((bucket + 1) << magnitude) + (micros >> bucket) - (1 << magnitude)

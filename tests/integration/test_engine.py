@@ -53,8 +53,11 @@ def test_process_tree_and_named_connections(redis_server, tmp_path):
                   "--threads-per-client", "2", "--duration", "60")
     names = sorted(child.name() for child in run.children)
     assert names == ["harness:client0", "harness:client1", "harness:client2", "harness:report"]
-    connections = [entry["name"] for entry in client.client_list() if CONNECTION_NAME.match(entry["name"])]
+    names = [entry["name"] for entry in client.client_list() if entry["name"].startswith("harness-")]
+    connections = [name for name in names if CONNECTION_NAME.match(name)]
     assert len(connections) == 12
+    # ...plus the reporter's one connection for sampling INFO, named apart
+    assert [name for name in names if not CONNECTION_NAME.match(name)] == [connections[0][:17] + "reporter"]
     per_process = sorted(CONNECTION_NAME.match(name).group(1) for name in connections)
     assert per_process == ["0"] * 4 + ["1"] * 4 + ["2"] * 4
     # SIGTERM: final results within 5 s, every operation accounted for.
