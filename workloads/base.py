@@ -49,7 +49,7 @@ class Workload:
         self.keys = make_picker(self.config, self.rng, spec.partition, spec.partitions, self.owns_keys)
         self.values = ValuePool(self.config.value_size, self.rng)
         self._families: dict[bytes, list[bytes] | None] = {}
-        self._family_cache(b"")  # the main key family, encoded now rather than mid-run
+        self._main_keys = self._family_cache(b"")  # encoded now rather than mid-run
 
     def _family_cache(self, family: bytes) -> list[bytes] | None:
         """Every encoded key name of a family (prefix + family + number), made once."""
@@ -68,6 +68,8 @@ class Workload:
     def key(self, family: bytes = b"") -> bytes:
         """The next key by the configured distribution; `family` names a separate set of
         keys with the same numbers (e.g. b"n:" for counters), so types never mix."""
+        if not family and self._main_keys is not None:  # the common case, kept short
+            return self._main_keys[self.keys.next_index()]
         return self.key_at(self.keys.next_index(), family)
 
     def next_command(self) -> tuple:
