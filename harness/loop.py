@@ -203,6 +203,8 @@ class ThreadLoop:
     def _send_due(self, now: float) -> None:
         workload = self.workload
         next_command = workload.next_command
+        prepacked = getattr(workload, "prepacked", False)
+        next_packed = workload.next_packed if prepacked else None
         pack = hiredis.pack_command
         ready = self.ready
         while ready and self.quota != 0:
@@ -215,14 +217,18 @@ class ThreadLoop:
             if self.quota > 0:
                 self.quota -= size
             workload.connection = slot.number
-            batch = [next_command() for _ in range(size)]
-            if self.transaction:  # MULTI/EXEC are commands of their own, not operations
-                batch = [MULTI, *batch, EXEC]
+            if prepacked:  # (name, encoded bytes) made when the process started
+                batch = [next_packed() for _ in range(size)]
+                packed = [command[1] for command in batch]
+            else:
+                batch = [next_command() for _ in range(size)]
+                if self.transaction:  # MULTI/EXEC are commands of their own, not operations
+                    batch = [MULTI, *batch, EXEC]
+                packed = [pack(command) for command in batch]
             # An operation belongs to the results when its intended start is after warmup.
             measured = intended >= self.clock.warmup_end
             stats = self.stats if measured else self.warmup
             sent = stats.bytes_sent
-            packed = [pack(command) for command in batch]
             for command, data in zip(batch, packed):
                 sent[command[0]] += len(data)
             try:
