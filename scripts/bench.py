@@ -14,6 +14,12 @@ installed (pip install resp-benchmark).
 
     python scripts/bench.py [--rounds 3] [--seconds 10] [--connections 50]
                             [--pipeline 1,16] [--processes 2] [--json bench.json]
+    python scripts/bench.py --scaling 1,2,4 [--seconds 10] [--pipeline 16]
+
+--scaling runs the harness alone with each client_instances count (connections split
+evenly) and prints ops/s with how the CPU split between the harness processes and the
+server (from the server's INFO used_cpu_sys/user before and after), so users see where
+the limit is.
 """
 
 from __future__ import annotations
@@ -103,7 +109,33 @@ def ratios(mine: list[float], theirs: list[float]) -> dict:
             "max": round(max(values), 3)} if values else {}
 
 
+def server_cpu_seconds(port: int) -> float:
+    import redis
+
+    info = redis.Redis(port=port).info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+def scaling(counts: list[int], seconds: int, pipeline: int, connections: int) -> None:
+    print(f"{'client_instances':>16} {'ops/s':>10} {'harness CPU':>12} {'server CPU':>11}")
+    rows = []
+    with EmbeddedServer(("--maxclients", "10000")) as server:
+        for processes in counts:
+            before = server_cpu_seconds(server.port)
+            result = run_harness(server.port, connections, pipeline, seconds, processes)
+            server_cpu = (server_cpu_seconds(server.port) - before) / seconds
+            harness_cpu = result["ops"] / result["cpu"] if result["cpu"] else 0.0  # cores busy
+            rows.append({"client_instances": processes, "ops": result["ops"],
+                         "harness_cores": round(harness_cpu, 2), "server_cores": round(server_cpu, 2)})
+            print(f"{processes:>16} {result['ops']:>10,.0f} {harness_cpu:>10.2f} c {server_cpu:>9.2f} c", flush=True)
+    print(json.dumps(rows))
+
+
 def main() -> None:
+    if "--scaling" in sys.argv:
+        scaling([int(n) for n in option("--scaling", "1,2,4").split(",")], int(option("--seconds", "10")),
+                int(option("--pipeline", "16")), int(option("--connections", "48")))
+        return
     rounds = int(option("--rounds", "3"))
     seconds = int(option("--seconds", "10"))
     connections = int(option("--connections", "50"))
