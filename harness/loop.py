@@ -1,14 +1,17 @@
 """One worker thread's event loop over its connections.
 
 Runs in a client process, one instance per worker thread, after the fork. The thread
-owns its connections (redis-py Connection objects with the hiredis parser), its
-workload, its schedule and its stats: nothing here is shared with another thread
-except the `Control` flags and the outbox the process drains.
+owns its connections, its workload, its schedule and its stats: nothing here is
+shared with another thread except the `Control` flags and the outbox the process
+drains. redis-py sets each connection up (AUTH, HELLO, SELECT, CLIENT SETNAME, TLS);
+from then on the loop writes encoded batches to the socket itself and parses replies
+with its own hiredis.Reader, because redis-py's per-command path cost several times
+the rest of the loop (profiles in the issue notes).
 
 Each connection carries at most one batch (`pipeline` commands) in flight. The loop
-sends a batch on every idle connection that is due, then waits on epoll for replies,
+sends a batch on every ready connection that is due, then waits on epoll for replies,
 so a thread with k connections keeps k batches in flight: one thread can drive many
-connections, and fewer threads means less GIL contention (measured in issue notes).
+connections, and fewer threads means less GIL contention.
 
 A connection that fails is closed, its batch's operations are counted as errors of
 their type, and it is reconnected with backoff (50 ms doubling to 500 ms) while the
