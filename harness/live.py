@@ -8,6 +8,7 @@ logs stay greppable: "[  10.0s] 123,456 ops  24,691 ops/s  p50 0.120 ... | ... |
 from __future__ import annotations
 
 import logging
+import time
 
 from harness import histogram
 
@@ -47,8 +48,6 @@ class LiveView:
         self.drawn = 0  # lines of the block currently on screen (terminal only)
 
     def show(self, state, rate: float, interval, processes: dict, server: dict | None, busy: list) -> None:
-        import time
-
         elapsed = time.monotonic() - state.start
         totals = state.totals
         errors = totals.errors_by_type()

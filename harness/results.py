@@ -83,12 +83,12 @@ def summary_table(stats: CommandStats, seconds: float, pubsub: dict | None = Non
     rows = [header]
     for name in stats.commands() + ["TOTAL"]:
         if name == "TOTAL":
-            count, errors, counts, hits = stats.total, stats.total_errors, stats.all_latency(), ""
+            count, errors, hits = stats.total, stats.total_errors, ""
+            summary = histogram.summary_ms(stats.all_latency())
         else:
-            block = command_block(stats, name)
-            count, errors, counts = block["count"], block["errors"], stats.latency_of(name)
+            block = command_block(stats, name)  # already holds the latency summary
+            count, errors, summary = block["count"], block["errors"], block["latency"]
             hits = f"{block['hit_rate']:.1%}" if "hit_rate" in block else ""
-        summary = histogram.summary_ms(counts)
         rate = count / seconds if seconds > 0 else 0.0
         rows.append(
             f"{name:<10} {count:>12,} {rate:>11,.0f} {errors:>8,} {summary.get('p50_ms', 0):>8.3f} "

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+import redis
+
 from harness import histogram
 
 
@@ -101,8 +103,6 @@ class PubSubStats:
 
 def error_type(exc: BaseException) -> str:
     """connection, timeout, or the server's error prefix (OOM, WRONGTYPE, NOPERM, MOVED...)."""
-    import redis
-
     # redis-py strips known prefixes (OOM, NOPERM, MOVED...) from the message and keeps
     # them here; unknown ones (WRONGTYPE, BUSY...) stay the message's first word.
     code = getattr(exc, "status_code", None)
