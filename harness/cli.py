@@ -200,7 +200,7 @@ def _main(argv: list[str], out, env) -> int:
     config_file = arguments["--config"]
     config = resolve(config_file, env, options_given(arguments))
     setup_logging(config)
-    if "password" in options_given(arguments):
+    if {"password", "sentinel_password"} & set(options_given(arguments)):
         log.warning("a password given on the command line is visible in ps; use password_file or HARNESS_PASSWORD")
     if arguments["--dry-run"]:
         print(dry_run_text(config, config_file), file=out)

@@ -11,7 +11,7 @@ import time
 from harness.errors import ExitStatus, TargetError
 from harness.keyspace import DEFAULT_PREFIX_ROOT, count_keys
 from harness.settings import RunConfig
-from harness.target import connect, explain_failure, open_target
+from harness.target import connect, explain_failure, open_target, sentinel_manager
 
 PINGS = 10
 
@@ -26,6 +26,9 @@ def test_connection(config: RunConfig, out) -> ExitStatus:
         finally:
             client.close()
     print(f"target: {endpoint.describe()}", file=out)
+    if endpoint.sentinels:
+        host, port = sentinel_manager(endpoint).discover_master(endpoint.service_name)
+        print(f"master (named by the Sentinels): {host}:{port}", file=out)
     for line in report:
         print(line, file=out)
     return ExitStatus.OK

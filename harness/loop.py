@@ -47,6 +47,10 @@ MAX_BACKOFF = 0.5
 IDLE_WAIT = 0.05
 
 
+# Error replies that mean the server cannot serve this connection right now (a demoted
+# master, a node loading or without quorum): they open a disruption like a lost connection.
+DISRUPTIVE_ERRORS = frozenset({"READONLY", "LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"})
+
 MULTI = ("MULTI",)
 EXEC = ("EXEC",)
 
@@ -82,6 +86,10 @@ class Control:
         self.stopping = False
         self.publish_round = 0
         self.publishers_done = False  # pub_sub: every worker thread has finished
+        # Sentinel: raised when the master's address changes (harness.sentinel_watch);
+        # each thread then moves its connections to the new master.
+        self.master_moves = 0
+        self.master_moved_at = 0.0
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,7 @@ class Slot:
     """One connection and the batch it has in flight."""
 
     __slots__ = ("conn", "number", "batch", "position", "failed", "measured", "started", "active_at",
-                 "retry_at", "backoff", "sock", "reader")
+                 "retry_at", "backoff", "sock", "reader", "failing_since", "failing_errors")
 
     def __init__(self, conn: redis.Connection, active_at: float, number: int = 0):
         self.conn = conn
@@ -126,13 +134,21 @@ class Slot:
         self.reader: hiredis.Reader | None = None  # this connection's reply parser
         self.position = 0  # replies of the batch in flight read so far
         self.failed: dict | None = None  # positions in the batch that got an error reply
+        # Since when this connection has been failing (lost, or answering READONLY...),
+        # and the operations that failed meanwhile; None while it works.
+        self.failing_since: float | None = None
+        self.failing_errors = 0
 
 
 class ThreadLoop:
     def __init__(self, slots, workload, pipeline: int, quota: int, rate: float, clock: Clock,
                  control: Control, outbox: queue.SimpleQueue, outage_budget: float, offset: float = 0.0,
-                 thread: int = 0, sample_ratio: float = 0.0, seed: int = 0):
+                 thread: int = 0, sample_ratio: float = 0.0, seed: int = 0,
+                 reconnect_on: frozenset = frozenset()):
         self.thread = thread
+        # Error replies after which the connection is reopened: READONLY behind Sentinel,
+        # where reconnecting asks the Sentinels for the new master.
+        self.reconnect_on = reconnect_on
         self.sample_ratio = sample_ratio  # share of batches kept as trace samples
         self.rng = random.Random(seed)
         self.round = 0
@@ -156,6 +172,8 @@ class ThreadLoop:
         self.max_lag = 0.0
         self.last_reply = 0.0
         self.down_since: float | None = None
+        self.master_moves = 0  # the last Control.master_moves acted on
+        self.moving: set[Slot] = set()  # busy connections to reopen once their batch is in
 
     # -- the loop -------------------------------------------------------------------
     def run(self) -> None:
@@ -172,6 +190,8 @@ class ThreadLoop:
                 if control.publish_round != self.round:
                     self.round = control.publish_round
                     self._publish(now)
+                if control.master_moves != self.master_moves:
+                    self._follow_master(now)
                 if sending:
                     if self.parked and now >= self.next_unpark:
                         self._unpark(now)
@@ -182,6 +202,9 @@ class ThreadLoop:
                 for key, _ in self.selector.select(self._wait_time(now, sending)):
                     self._on_readable(key.data)
         finally:
+            for slot in self.slots:  # disruptions still open: not recovered within the run
+                if slot.failing_since is not None:
+                    self.stats.disruptions.append((slot.failing_since, None, slot.failing_errors))
             self._publish(time.monotonic(), final=True)
             for slot in self.slots:
                 self._close(slot)
@@ -287,6 +310,8 @@ class ThreadLoop:
                 errors[name, kind] += 1
                 failed = failed or {}
                 failed[position] = kind
+                if kind in DISRUPTIVE_ERRORS:
+                    self._failing(slot, time.monotonic(), 1)
             else:
                 ok[name] += 1
                 if reply is None:
@@ -295,6 +320,10 @@ class ThreadLoop:
                     _move_failed_to_errors(batch[1:-1], reply, stats)
             position += 1
         self._complete(slot, batch, stats, failed)
+        if failed and self.reconnect_on and not self.reconnect_on.isdisjoint(failed.values()) \
+                or self.moving and slot in self.moving:
+            self.moving.discard(slot)
+            self._break(slot, time.monotonic(), backoff=False)
 
     def _complete(self, slot: Slot, batch: list, stats: CommandStats, failed: dict | None) -> None:
         done = time.monotonic()
@@ -317,6 +346,11 @@ class ThreadLoop:
         self.last_reply = done
         slot.backoff = FIRST_BACKOFF
         self.ready.append(slot)
+        if slot.failing_since is not None and not (failed and DISRUPTIVE_ERRORS.intersection(failed.values())) \
+                and slot not in self.moving:
+            # Served again: the disruption this connection saw is over.
+            stats.disruptions.append((slot.failing_since, done, slot.failing_errors))
+            slot.failing_since, slot.failing_errors = None, 0
 
     def _wait_time(self, now: float, sending: bool) -> float:
         wait = IDLE_WAIT
@@ -345,20 +379,44 @@ class ThreadLoop:
             slot.sock = None
         slot.conn.disconnect()
 
-    def _break(self, slot: Slot, now: float) -> None:
+    def _failing(self, slot: Slot, now: float, errors: int) -> None:
+        if slot.failing_since is None:
+            slot.failing_since = now
+        slot.failing_errors += errors
+
+    def _break(self, slot: Slot, now: float, backoff: bool = True) -> None:
+        if slot.failing_since is None:
+            slot.failing_since = now
         self._close(slot)
         if slot in self.ready:  # an idle connection the server closed
             self.ready.remove(slot)
         slot.batch = None
-        slot.retry_at = now + slot.backoff
-        slot.backoff = min(slot.backoff * 2, MAX_BACKOFF)
+        slot.retry_at = now + slot.backoff if backoff else now
+        if backoff:
+            slot.backoff = min(slot.backoff * 2, MAX_BACKOFF)
         self._park(slot)
+
+    def _follow_master(self, now: float) -> None:
+        """The Sentinels name a new master: reopen every connection (busy ones once
+        their batch is in), which asks the Sentinels for the address. The disruption
+        counts from the moment the change was noticed."""
+        self.master_moves = self.control.master_moves
+        noticed = self.control.master_moved_at
+        for slot in self.slots:
+            if slot.sock is None:
+                continue  # already reconnecting: it will reach the new master
+            slot.failing_since = min(slot.failing_since or noticed, noticed)
+            if slot.batch is None:
+                self._break(slot, now, backoff=False)
+            else:
+                self.moving.add(slot)
 
     def _fail_batch(self, slot: Slot, commands, exc: BaseException, now: float, stats: CommandStats) -> None:
         kind = error_type(exc)
         errors = stats.errors
         for command in commands:
             errors[command[0], kind] += 1
+        self._failing(slot, now, len(commands))
         self._break(slot, now)
 
     def _reconnect(self, slot: Slot, now: float) -> bool:

@@ -131,6 +131,25 @@ def secret() -> Parser:
     return _named("text (never shown)", lambda value: Secret(value.strip()))
 
 
+def addresses() -> Parser:
+    """host:port[,host:port...] (Sentinel addresses); IPv6 hosts in brackets."""
+    expected = "host:port[,host:port...]"
+
+    def parse(value: str) -> tuple:
+        found = []
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            host, sep, port = item.rpartition(":")
+            host = host.strip("[]")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"expected {expected}, not {item!r}")
+            found.append((host, int(port)))
+        return tuple(found)
+
+    return _named(expected, parse)
+
+
 @dataclasses.dataclass(frozen=True)
 class SizeChoice:
     """Values of `low` to `high` bytes (equal for a fixed size), picked `weight` parts."""

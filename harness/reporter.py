@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from harness import live, thresholds
+from harness import disruptions, live, thresholds
 from harness.errors import ExitStatus
 from harness.lifecycle import die_with_parent, set_process_name
 from harness.messages import Delta, Preloaded, ProcessEnded, RunEnded
@@ -69,6 +69,7 @@ class RunState:
     preload: CommandStats = field(default_factory=CommandStats)
     pubsub: PubSubStats = field(default_factory=PubSubStats)
     samples: list = field(default_factory=list)  # trace samples not yet exported
+    disruptions: list = field(default_factory=list)  # disruptions.Disruption, merged
     lag: dict = field(default_factory=dict)  # process -> seconds behind schedule now
     max_lag: float = 0.0
     connections: dict = field(default_factory=dict)  # process -> open connections
@@ -95,6 +96,10 @@ class RunState:
         stats = delta.stats
         self.samples += stats.samples
         stats.samples = []
+        spans = stats.disruptions + delta.warmup.disruptions
+        if spans:
+            self.disruptions = disruptions.merge(self.disruptions, spans)
+            stats.disruptions, delta.warmup.disruptions = [], []
         self.totals.add(stats)
         self.interval.add(stats)
         if self.start:
@@ -253,6 +258,8 @@ def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view: "live.
     view.close()
     print(live.summary_line(state, seconds), flush=True)
     print(summary_table(state.totals, seconds, pubsub), flush=True)
+    for entry in disruptions.report(state.disruptions, state.start):
+        print(disruptions.describe(entry), flush=True)
     for verdict in verdicts:
         print(f"threshold {verdict['threshold']}: measured {verdict['measured']:g} "
               f"{'PASS' if verdict['passed'] else 'FAIL'}", flush=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from harness import __version__
+from harness import __version__, disruptions
 from harness.results import all_stats, harness_block
 from harness.settings import KEYS
 
@@ -37,6 +37,7 @@ def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: d
     block["resources"] = dict(resources, ops_per_harness_cpu_second=round(ops_per_cpu, 1),
                               client_cpu_seconds={str(p): round(s, 3) for p, s in sorted(state.client_cpu.items())})
     block["samples"] = state.resources
+    block["disruptions"] = disruptions.report(state.disruptions, state.start)
     if pubsub is not None:
         block["pubsub"] = pubsub
     if state.preload.total:

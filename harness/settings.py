@@ -57,6 +57,9 @@ class RunConfig:
     tls_verify: bool = key("target", "true", p.boolean(), "verify the server's certificate and name", "BOOL")
     protocol: int = key("target", "3", p.integer(2, 3), "RESP version (servers before 6 need 2)", "N")
     cluster: bool | str = key("target", "auto", p.boolean(auto=True), "Redis Cluster mode", "MODE")
+    sentinels: tuple = key("target", "", p.addresses(), "Sentinel host:port list; finds the master", "LIST")
+    service_name: str = key("target", "mymaster", p.text(), "the master's name in Sentinel", "NAME")
+    sentinel_password: p.Secret = key("target", "", p.secret(), "password of the Sentinels themselves", "PASS")
     connect_timeout: float = key("target", "5", p.number(above=True), "seconds to connect", "SEC")
     socket_timeout: float = key("target", "10", p.number(above=True), "seconds to wait for a reply", "SEC")
     connect_retries: int = key("target", "3", p.integer(0, 100), "connection attempts after the first", "N")
@@ -223,7 +226,7 @@ def _parse(spec: KeySpec, raw: RawValue) -> object:
     try:
         return spec.parser(raw.text)
     except ValueError as exc:
-        shown = "***" if spec.name == "password" else _mask_url_password(raw.text)
+        shown = "***" if spec.name in ("password", "sentinel_password") else _mask_url_password(raw.text)
         raise ConfigError(f"invalid {spec.name} = {shown!r} ({raw.source}): {exc}") from None
 
 
@@ -388,6 +391,16 @@ def check_conflicts(config: RunConfig) -> None:
             raise ConfigError(
                 f"url ({config.source('url')}) conflicts with {other} ({config.source(other)}): "
                 f"give the target either as a url or as host/port/db keys"
+            )
+    if config.sentinels:
+        clash = [name for name in ("url", "host", "port") if config.is_set(name)]
+        if config.cluster is True:
+            clash.append("cluster")
+        if clash:
+            other = clash[0]
+            raise ConfigError(
+                f"sentinels ({config.source('sentinels')}) conflicts with {other} ({config.source(other)}): "
+                "with Sentinel the master's address comes from the Sentinels"
             )
     for name in ("tls_ca", "tls_cert", "tls_key"):
         if getattr(config, name) and not uses_tls(config):

@@ -33,6 +33,9 @@ class CommandStats:
     batches: int = 0
     # Sampled batches for tracing: (command, start, end (monotonic s), error type or "").
     samples: list = field(default_factory=list)
+    # Per connection: (failing since, served again (None: not within the run), operations
+    # failed meanwhile), monotonic s. A lost connection, or READONLY from a demoted master.
+    disruptions: list = field(default_factory=list)
 
     def add(self, other: "CommandStats") -> None:
         self.ok.update(other.ok)
@@ -45,6 +48,7 @@ class CommandStats:
             histogram.merge(self.error_latency.setdefault(key, {}), counts)
         self.batches += other.batches
         self.samples += other.samples
+        self.disruptions += other.disruptions
 
     def latency_of(self, command: str) -> dict:
         """Every answered operation of a command, successful or not."""

@@ -19,6 +19,7 @@ from typing import Iterator
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import MasterNotFoundError, Sentinel
 
 from harness.embedded import EmbeddedServer
 from harness.errors import TargetError
@@ -49,9 +50,17 @@ class Endpoint:
     protocol: int = 3
     connect_timeout: float = 5.0
     socket_timeout: float = 10.0
+    # Sentinel: the master's address is asked of these (host, port) pairs on every
+    # connect, so a reconnect after a failover reaches the new master.
+    sentinels: tuple = ()
+    service_name: str = ""
+    sentinel_password: Secret = Secret("")
 
     def describe(self) -> str:
         """host:port or unix:path, never with credentials."""
+        if self.sentinels:
+            listed = ",".join(f"{host}:{port}" for host, port in self.sentinels)
+            return f"sentinel://{listed}/{self.service_name}"
         if self.unix_path:
             return f"unix:{self.unix_path}"
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -85,7 +94,12 @@ def choose_target(config: RunConfig) -> TargetChoice:
         protocol=config.protocol,
         connect_timeout=config.connect_timeout,
         socket_timeout=config.socket_timeout,
+        sentinels=config.sentinels,
+        service_name=config.service_name,
+        sentinel_password=config.sentinel_password,
     )
+    if config.sentinels:
+        return TargetChoice(endpoint)
     url = config.url
     if url is not None and url.embedded:
         return TargetChoice(endpoint, embedded=True)
@@ -134,7 +148,27 @@ def client_kwargs(endpoint: Endpoint) -> dict:
 
 
 def make_client(endpoint: Endpoint, **extra) -> redis.Redis:
+    if endpoint.sentinels:
+        return sentinel_manager(endpoint).master_for(endpoint.service_name, **_without_address(endpoint), **extra)
     return redis.Redis(**client_kwargs(endpoint), **extra)
+
+
+def sentinel_manager(endpoint: Endpoint) -> Sentinel:
+    """redis-py's Sentinel for the endpoint's Sentinels; clients it makes connect to
+    whichever server the Sentinels name as master at the time of each connect."""
+    auth = {"password": endpoint.sentinel_password.reveal()} if endpoint.sentinel_password else {}
+    return Sentinel(
+        list(endpoint.sentinels),
+        sentinel_kwargs=dict(socket_connect_timeout=endpoint.connect_timeout,
+                             socket_timeout=endpoint.connect_timeout, **auth),
+    )
+
+
+def _without_address(endpoint: Endpoint) -> dict:
+    kwargs = client_kwargs(endpoint)
+    kwargs.pop("host")
+    kwargs.pop("port")
+    return kwargs
 
 
 def connection_pool(endpoint: Endpoint, size: int) -> redis.ConnectionPool:
@@ -172,6 +206,8 @@ def explain_failure(exc: BaseException) -> tuple[str, bool]:
     """(one-line reason, whether retrying could help) for a failed connect or command."""
     chain = _causes(exc)
     text = " ".join(str(item) for item in chain).lower()
+    if any(isinstance(item, MasterNotFoundError) for item in chain):
+        return f"no Sentinel named a master ({_short(str(exc))})", True
     if any(isinstance(item, ssl.SSLError) for item in chain) or "ssl" in text and "handshake" in text:
         detail = next(str(item) for item in chain if isinstance(item, ssl.SSLError) or "ssl" in str(item).lower())
         hint = "; is the server speaking TLS on this port?" if "timed out" in detail else ""

@@ -30,6 +30,7 @@ from harness.lifecycle import die_with_parent, set_process_name
 from harness.loop import Clock, Control, Slot, ThreadLoop
 from harness.messages import Preloaded
 from harness.relay import relay
+from harness.sentinel_watch import SentinelWatch
 from harness.subscriber import SubscriberLoop
 from harness.plan import Plan, ThreadShare
 from harness.settings import RunConfig
@@ -118,10 +119,17 @@ def _run(ctx: ClientContext) -> None:
             offset=_stagger(share, ctx.plan, config), thread=share.thread,
             sample_ratio=config.trace_sample_ratio if config.otlp_endpoint else 0.0,
             seed=int(ctx.run_id, 16) + share.global_index,
+            # Behind Sentinel, READONLY means the master was demoted: reconnecting asks
+            # the Sentinels where the master is now.
+            reconnect_on=frozenset({"READONLY"}) if ctx.endpoint.sentinels else frozenset(),
         )
         for share in shares
     ]
     errors: list[BaseException] = []
+    watch = None
+    if ctx.endpoint.sentinels:
+        watch = SentinelWatch(ctx.endpoint, control, announce=ctx.index == 0)
+        _start_thread(watch.run, "sentinel-watch", errors)
     workers = [_start_thread(loop.run, f"worker-{i}", errors) for i, loop in enumerate(loops)]
     subscriber_thread = None
     if subscriber is not None:
@@ -133,6 +141,8 @@ def _run(ctx: ClientContext) -> None:
 
         metrics = ClientMetrics()
     relay(ctx, workers, subscriber_thread, outbox, control, metrics)
+    if watch is not None:
+        watch.finished.set()
     if errors:
         raise errors[0]
 

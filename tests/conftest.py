@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import redis
@@ -33,6 +34,54 @@ def redis_server_factory():
     yield start
     for server in servers:
         server.stop()
+
+
+class SentinelServer(EmbeddedServer):
+    """A Sentinel (redis-server --sentinel) watching `master_port` as `service`."""
+
+    def __init__(self, master_port: int, service: str = "mymaster", quorum: int = 2):
+        super().__init__()
+        self.lines = [
+            f"sentinel monitor {service} 127.0.0.1 {master_port} {quorum}",
+            f"sentinel down-after-milliseconds {service} 1000",
+            f"sentinel failover-timeout {service} 5000",
+        ]
+
+    def command_line(self) -> list[str]:
+        conf = os.path.join(self.directory, "sentinel.conf")  # Sentinel rewrites its file
+        with open(conf, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(self.lines) + "\n")
+        return [self.binary, conf, "--sentinel", "--port", str(self.port), "--bind", self.host,
+                "--dir", self.directory, "--logfile", os.path.join(self.directory, "redis.log")]
+
+
+@pytest.fixture
+def sentinel_group(redis_server_factory):
+    """(master, replica, [3 Sentinels]) with the replica in sync and every Sentinel
+    aware of the replica and of each other, so a failover can happen at once."""
+    master = redis_server_factory()
+    replica = redis_server_factory("--replicaof", master.host, str(master.port))
+    sentinels = [SentinelServer(master.port) for _ in range(3)]
+    try:
+        for sentinel in sentinels:
+            sentinel.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ready = client_for(replica).info("replication").get("master_link_status") == "up"
+            for sentinel in sentinels:
+                client = client_for(sentinel)
+                state = client.sentinel_master("mymaster")
+                ready = ready and state.get("num-slaves") == 1 and state.get("num-other-sentinels") == 2
+                client.close()
+            if ready:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the Sentinels did not find the replica and each other within 30 s")
+        yield master, replica, sentinels
+    finally:
+        for sentinel in sentinels:
+            sentinel.stop()
 
 
 @pytest.fixture

@@ -263,3 +263,17 @@ def test_bad_write_mix_and_key_median(capsys):
     assert "names from SET, INCR, DEL" in bad(capsys, "run", "--write-mix", "SET:1,GET:1")
     line = bad(capsys, "run", "--key-median", "20000", "--keyspace", "100")
     assert "key_median = 20000 (option --key-median) must be below keyspace = 100 (option --keyspace)" in line
+
+
+def test_sentinels_are_parsed_and_conflict_with_a_fixed_address(capsys, tmp_path):
+    status, out, _ = invoke(capsys, "run", "--dry-run", "--sentinels", "10.0.0.1:26379, [::1]:26380",
+                            "--sentinel-password", "hush")
+    assert status == 0
+    assert dry_line(out, "sentinels") == ("10.0.0.1:26379,::1:26380", "option --sentinels")
+    assert "hush" not in out
+    path = write_ini(tmp_path, "[target]\nsentinels = s1:26379\nport = 7000\n")
+    line = bad(capsys, "run", "-c", path)
+    assert f"sentinels ({path}:2) conflicts with port ({path}:3)" in line
+    assert "invalid sentinels = 's1' (option --sentinels): expected host:port" in bad(
+        capsys, "run", "--sentinels", "s1")
+    assert "expected host:port[,host:port...], not 's1:99999'" in bad(capsys, "run", "--sentinels", "s1:99999")
