@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from harness.cluster import cluster_masters
 from harness.errors import ExitStatus, TargetError
 from harness.keyspace import DEFAULT_PREFIX_ROOT, count_keys
 from harness.settings import RunConfig
@@ -25,12 +26,15 @@ def test_connection(config: RunConfig, out) -> ExitStatus:
             raise TargetError(f"{endpoint.describe()} answered PING but then: {explain_failure(exc)[0]}") from exc
         finally:
             client.close()
+    masters = cluster_masters(endpoint) if any(line == "mode: cluster" for line in report) else None
     print(f"target: {endpoint.describe()}", file=out)
     if endpoint.sentinels:
         host, port = sentinel_manager(endpoint).discover_master(endpoint.service_name)
         print(f"master (named by the Sentinels): {host}:{port}", file=out)
     for line in report:
         print(line, file=out)
+    if masters is not None:
+        print(f"cluster: {len(masters)} masters ({', '.join(masters)})", file=out)
     return ExitStatus.OK
 
 

@@ -24,10 +24,12 @@ import queue
 import secrets
 import signal
 import time
+from dataclasses import replace
 
 import psutil
 import redis
 
+from harness.cluster import cluster_client, cluster_masters
 from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped, TargetError
 from harness.keyspace import delete_keys, run_prefix
 from harness.messages import RunEnded
@@ -71,7 +73,7 @@ def run(config: RunConfig, out=None) -> ExitStatus:
             _write_unstarted(config, ExitStatus.RUN_FAILED, str(exc))
             raise
         try:
-            _refuse_cluster(client, config)
+            endpoint = _cluster_or_not(client, config, endpoint)
             if config.workload == "custom":
                 _check_custom_commands(client, config, prefix)
         finally:
@@ -246,18 +248,32 @@ def _end(processes, grace: float) -> None:
             process.join(5)
 
 
-def _refuse_cluster(client, config: RunConfig) -> None:
-    """Cluster mode is not built yet: say so instead of loading one node as if standalone."""
-    if config.cluster is True:
-        raise ConfigError(f"cluster = true ({config.source('cluster')}): Redis Cluster targets are not supported yet")
-    if config.cluster == "auto":
-        try:
-            enabled = client.info("cluster").get("cluster_enabled") == 1
-        except redis.RedisError:
-            enabled = False  # INFO may be refused to a narrow ACL user; then assume standalone
-        if enabled:
-            raise TargetError("the target is a Redis Cluster node, and cluster mode is not supported yet; "
-                              "point the harness at a standalone server")
+def _cluster_or_not(client, config: RunConfig, endpoint: Endpoint) -> Endpoint:
+    """The endpoint in cluster mode when cluster = true, or (auto) when the server says
+    cluster_enabled:1. cluster = false loads the one node as it is (MOVED counted)."""
+    if config.cluster is False:
+        return endpoint
+    try:
+        enabled = client.info("cluster").get("cluster_enabled") == 1
+    except redis.RedisError:
+        enabled = False  # INFO may be refused to a narrow ACL user; then assume standalone
+    if config.cluster is True and not enabled:
+        raise TargetError(f"cluster = true ({config.source('cluster')}) but {endpoint.describe()} "
+                          "is not a cluster node (INFO cluster says cluster_enabled:0)")
+    if not enabled:
+        return endpoint
+    if endpoint.unix_path:
+        raise ConfigError("a cluster target needs host and port: its nodes are found by address, not unix socket")
+    if endpoint.db:
+        raise ConfigError(f"db = {endpoint.db} ({config.source('db')}): a Redis Cluster has database 0 only")
+    if config.transaction and config.workload == "pipeline":
+        raise ConfigError(f"transaction = true ({config.source('transaction')}) needs every key of a batch in "
+                          "one hash slot, which the pipeline workload does not arrange on a cluster")
+    endpoint = replace(endpoint, cluster=True)
+    masters = cluster_masters(endpoint)
+    log.info("Redis Cluster: %d masters (%s); each connection links to every master",
+             len(masters), ", ".join(masters))
+    return endpoint
 
 
 def _check_custom_commands(client, config: RunConfig, prefix: str) -> None:
@@ -279,7 +295,7 @@ def _write_unstarted(config: RunConfig, status: ExitStatus, reason: str) -> None
 
 def _cleanup(endpoint: Endpoint, config: RunConfig, prefix: str) -> None:
     try:
-        client = connect(endpoint, retries=config.connect_retries)
+        client = cluster_client(endpoint) if endpoint.cluster else connect(endpoint, retries=config.connect_retries)
         try:
             removed = delete_keys(client, prefix)
         finally:

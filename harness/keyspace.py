@@ -10,6 +10,7 @@ import re
 import time
 
 import redis
+from redis.cluster import RedisCluster
 
 DEFAULT_PREFIX_ROOT = "harness:"
 SCAN_COUNT = 1000
@@ -26,9 +27,27 @@ def match_pattern(prefix: str) -> str:
     return _GLOB_SPECIAL.sub(r"\\\1", prefix) + "*"
 
 
-def count_keys(client: redis.Redis, prefix: str, time_limit: float = 5.0) -> tuple[int, bool]:
-    """(keys under prefix, complete?) by SCAN; stops early after time_limit seconds."""
+def _each_master(client) -> list:
+    """The clients to SCAN: every master of a cluster, else the client itself."""
+    if isinstance(client, RedisCluster):
+        return [client.get_redis_connection(node) for node in client.get_primaries()]
+    return [client]
+
+
+def count_keys(client, prefix: str, time_limit: float = 5.0) -> tuple[int, bool]:
+    """(keys under prefix, complete?) by SCAN (on every master of a cluster); stops
+    early after time_limit seconds."""
     deadline = time.monotonic() + time_limit
+    total = 0
+    for node in _each_master(client):
+        found, complete = _count_on(node, prefix, deadline)
+        total += found
+        if not complete:
+            return total, False
+    return total, True
+
+
+def _count_on(client: redis.Redis, prefix: str, deadline: float) -> tuple[int, bool]:
     cursor, total = 0, 0
     while True:
         cursor, keys = client.scan(cursor, match=match_pattern(prefix), count=SCAN_COUNT)
@@ -39,14 +58,24 @@ def count_keys(client: redis.Redis, prefix: str, time_limit: float = 5.0) -> tup
             return total, False
 
 
-def delete_keys(client: redis.Redis, prefix: str) -> int:
-    """UNLINK every key under prefix; returns how many the server removed."""
+def delete_keys(client, prefix: str) -> int:
+    """UNLINK every key under prefix (on every master of a cluster); returns how many
+    the servers removed."""
     if not prefix:
         raise ValueError("refusing to delete keys with an empty prefix")
-    cursor, removed = 0, 0
-    while True:
-        cursor, keys = client.scan(cursor, match=match_pattern(prefix), count=SCAN_COUNT)
-        if keys:
-            removed += client.unlink(*keys)
-        if cursor == 0:
-            return removed
+    cluster = isinstance(client, RedisCluster)
+    removed = 0
+    for node in _each_master(client):
+        cursor = 0
+        while True:
+            cursor, keys = node.scan(cursor, match=match_pattern(prefix), count=SCAN_COUNT)
+            if keys and cluster:  # keys of one node may sit in different slots: one UNLINK each
+                pipe = node.pipeline(transaction=False)
+                for name in keys:
+                    pipe.unlink(name)
+                removed += sum(pipe.execute())
+            elif keys:
+                removed += node.unlink(*keys)
+            if cursor == 0:
+                break
+    return removed

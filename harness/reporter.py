@@ -258,6 +258,12 @@ def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view: "live.
     view.close()
     print(live.summary_line(state, seconds), flush=True)
     print(summary_table(state.totals, seconds, pubsub), flush=True)
+    if state.totals.nodes:
+        total = sum(state.totals.nodes.values())
+        shares = ", ".join(f"{node} {n / total:.1%}" for node, n in sorted(state.totals.nodes.items()))
+        moved, ask = state.totals.redirections["MOVED"], state.totals.redirections["ASK"]
+        print(f"cluster: operations per master: {shares}; redirections followed: MOVED {moved:,}, ASK {ask:,}",
+              flush=True)
     for entry in disruptions.report(state.disruptions, state.start):
         print(disruptions.describe(entry), flush=True)
     for verdict in verdicts:

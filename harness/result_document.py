@@ -38,6 +38,13 @@ def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: d
                               client_cpu_seconds={str(p): round(s, 3) for p, s in sorted(state.client_cpu.items())})
     block["samples"] = state.resources
     block["disruptions"] = disruptions.report(state.disruptions, state.start)
+    if ctx.endpoint.cluster:
+        totals = state.totals
+        block["cluster"] = {
+            "nodes": {node: {"count": n, "share": round(n / max(1, sum(totals.nodes.values())), 4)}
+                      for node, n in sorted(totals.nodes.items())},
+            "redirections": {"MOVED": totals.redirections["MOVED"], "ASK": totals.redirections["ASK"]},
+        }
     if pubsub is not None:
         block["pubsub"] = pubsub
     if state.preload.total:

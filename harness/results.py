@@ -150,6 +150,8 @@ def time_serie(series: dict, command: str | None) -> dict:
                 "p99.00": summary.percentile(99) / 1000,
                 "p99.90": summary.percentile(99.9) / 1000,
             })
+        if command is None and point.redirections:
+            entry["Redirections"] = dict(point.redirections)
         out[str(second)] = entry
     return out
 

@@ -26,13 +26,16 @@ def _to_pairs(counts: dict) -> array:
 
 
 class SeriesPoint:
-    __slots__ = ("counts", "latency")
+    __slots__ = ("counts", "latency", "redirections")
 
     def __init__(self):
         self.counts: dict[str, int] = {}
         self.latency: dict[str, array] = {}
+        self.redirections: dict[str, int] = {}  # Redis Cluster: MOVED / ASK followed
 
     def add(self, stats: CommandStats) -> None:
+        for kind, n in stats.redirections.items():
+            self.redirections[kind] = self.redirections.get(kind, 0) + n
         for name in stats.commands():
             self.counts[name] = self.counts.get(name, 0) + stats.count_of(name)
         for name in {*stats.latency, *(name for name, _ in stats.error_latency)}:
@@ -43,6 +46,8 @@ class SeriesPoint:
             self.latency[name] = _to_pairs(merged)
 
     def merge(self, other: "SeriesPoint") -> None:
+        for kind, n in other.redirections.items():
+            self.redirections[kind] = self.redirections.get(kind, 0) + n
         for name, count in other.counts.items():
             self.counts[name] = self.counts.get(name, 0) + count
         for name, pairs in other.latency.items():

@@ -36,6 +36,10 @@ class CommandStats:
     # Per connection: (failing since, served again (None: not within the run), operations
     # failed meanwhile), monotonic s. A lost connection, or READONLY from a demoted master.
     disruptions: list = field(default_factory=list)
+    # Redis Cluster: final replies per node ("host:port"), and MOVED / ASK redirections
+    # followed (a redirected command counts once, where it was finally answered).
+    nodes: Counter = field(default_factory=Counter)
+    redirections: Counter = field(default_factory=Counter)
 
     def add(self, other: "CommandStats") -> None:
         self.ok.update(other.ok)
@@ -49,6 +53,8 @@ class CommandStats:
         self.batches += other.batches
         self.samples += other.samples
         self.disruptions += other.disruptions
+        self.nodes.update(other.nodes)
+        self.redirections.update(other.redirections)
 
     def latency_of(self, command: str) -> dict:
         """Every answered operation of a command, successful or not."""

@@ -55,12 +55,17 @@ class Endpoint:
     sentinels: tuple = ()
     service_name: str = ""
     sentinel_password: Secret = Secret("")
+    # Redis Cluster (cluster = true, or found by the pre-flight check): host:port is a
+    # seed node; the client processes find the masters themselves.
+    cluster: bool = False
 
     def describe(self) -> str:
         """host:port or unix:path, never with credentials."""
         if self.sentinels:
             listed = ",".join(f"{host}:{port}" for host, port in self.sentinels)
             return f"sentinel://{listed}/{self.service_name}"
+        if self.cluster:
+            return f"cluster://{self.host}:{self.port}"
         if self.unix_path:
             return f"unix:{self.unix_path}"
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -219,6 +224,8 @@ def explain_failure(exc: BaseException) -> tuple[str, bool]:
     if any(isinstance(item, redis.AuthenticationError) for item in chain) or "wrongpass" in text \
             or "invalid password" in text or "invalid username-password" in text:
         return "authentication failed (wrong user name or password)", False
+    if "select is not allowed in cluster mode" in text:
+        return "the target is a Redis Cluster node, which has database 0 only: use db = 0", False
     if "noproto" in text or ("unknown command" in text and "hello" in text):
         return "protocol not supported (RESP3 needs Redis 6+; try protocol = 2)", False
     if any(isinstance(item, ConnectionRefusedError) for item in chain) or "connection refused" in text:

@@ -24,9 +24,12 @@ import time
 from dataclasses import dataclass
 
 import redis
+from redis.cluster import RedisCluster
 
 from harness.errors import ExitStatus, HarnessError
 from harness.lifecycle import die_with_parent, set_process_name
+from harness.cluster import Topology, cluster_client
+from harness.cluster_loop import ClusterThreadLoop, open_cluster_slots
 from harness.loop import Clock, Control, Slot, ThreadLoop
 from harness.messages import Preloaded
 from harness.relay import relay
@@ -112,8 +115,9 @@ def _run(ctx: ClientContext) -> None:
         for index, after in zip(share.connections, share.activation):
             slots[index].active_at = start + after
     outage_budget = config.connect_timeout * (config.connect_retries + 1)
+    loop_class = ClusterThreadLoop if ctx.endpoint.cluster else ThreadLoop
     loops = [
-        ThreadLoop(
+        loop_class(
             [slots[index] for index in share.connections], make_workload(ctx, share), config.pipeline,
             share.quota, share.rate, clock, control, outbox, outage_budget,
             offset=_stagger(share, ctx.plan, config), thread=share.thread,
@@ -122,6 +126,7 @@ def _run(ctx: ClientContext) -> None:
             # Behind Sentinel, READONLY means the master was demoted: reconnecting asks
             # the Sentinels where the master is now.
             reconnect_on=frozenset({"READONLY"}) if ctx.endpoint.sentinels else frozenset(),
+            **({"topology": Topology(ctx.endpoint)} if ctx.endpoint.cluster else {}),
         )
         for share in shares
     ]
@@ -161,8 +166,17 @@ def _guarded(target, errors: list) -> None:
 
 
 def open_connections(ctx: ClientContext) -> list[Slot]:
-    """Every connection of this process, connected (with retries and backoff) and named."""
+    """Every connection of this process, connected (with retries and backoff) and named.
+
+    Against a cluster, each is a ClusterSlot with a connection to every master."""
     config = ctx.config
+    if ctx.endpoint.cluster:
+        names = [f"harness-{ctx.run_id}-{ctx.index}-{index}" for index in range(ctx.plan.connections_per_process)]
+        topology = Topology(ctx.endpoint)
+        try:
+            return open_cluster_slots(topology, names, lambda conn: _connect_with_retries(conn, config.connect_retries))
+        finally:
+            topology.close()
     pool = connection_pool(ctx.endpoint, ctx.plan.connections_per_process)
     slots = []
     for index in range(ctx.plan.connections_per_process):
@@ -211,8 +225,10 @@ def open_subscriber_connections(ctx: ClientContext) -> list[redis.Connection]:
     return conns
 
 
-def preload(ctx: ClientContext, conn: redis.Connection) -> CommandStats:
+def preload(ctx: ClientContext, conn: redis.Connection | None) -> CommandStats:
     """Fill this process's stripe of the keyspace (keys p, p+P, ...), pipelined."""
+    if ctx.endpoint.cluster:
+        conn = cluster_client(ctx.endpoint)
     workload = make_workload(ctx, ctx.plan.shares_of(ctx.index)[0])
     stats = CommandStats()
     batch: list[tuple] = []
@@ -223,10 +239,27 @@ def preload(ctx: ClientContext, conn: redis.Connection) -> CommandStats:
             batch = []
     if batch:
         _send_and_count(conn, batch, stats)
+    if ctx.endpoint.cluster:
+        conn.close()
     return stats
 
 
-def _send_and_count(conn: redis.Connection, batch: list[tuple], stats: CommandStats) -> None:
+def _send_and_count(conn, batch: list[tuple], stats: CommandStats) -> None:
+    if isinstance(conn, RedisCluster):  # redis-py groups the commands per node
+        pipe = conn.pipeline()
+        for command in batch:
+            pipe.execute_command(*command)
+        for command, result in zip(batch, pipe.execute(raise_on_error=False)):
+            if isinstance(result, Exception):
+                stats.errors[command[0], error_type(result)] += 1
+            else:
+                stats.ok[command[0]] += 1
+        stats.batches += 1
+        return
+    _send_and_count_on(conn, batch, stats)
+
+
+def _send_and_count_on(conn: redis.Connection, batch: list[tuple], stats: CommandStats) -> None:
     conn.send_packed_command(conn.pack_commands(batch), check_health=False)
     for command in batch:
         try:

@@ -84,6 +84,60 @@ def sentinel_group(redis_server_factory):
             sentinel.stop()
 
 
+CLUSTER_ARGS = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+
+
+def node_id(server: EmbeddedServer) -> str:
+    return client_for(server).execute_command("CLUSTER", "MYID").decode()
+
+
+def wait_for_cluster(nodes: list[EmbeddedServer], timeout: float = 30) -> None:
+    """Until every node says cluster_state:ok and all agree on who serves each slot."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = [client_for(node).cluster("INFO") for node in nodes]
+        maps = [sorted(map(str, client_for(node).execute_command("CLUSTER", "SLOTS"))) for node in nodes]
+        if all(state["cluster_state"] == "ok" for state in states) and all(m == maps[0] for m in maps) \
+                and all(int(state["cluster_known_nodes"]) == len(nodes) for state in states):
+            return
+        time.sleep(0.2)
+    raise AssertionError("the cluster did not settle within %.0f s" % timeout)
+
+
+@pytest.fixture
+def cluster_factory(redis_server_factory):
+    """start(masters=3, replicas=0) -> (masters, replicas): cluster-enabled redis-servers
+    on free ports, slots split evenly over the masters, replicas given to the first
+    masters in turn; returns once every node agrees."""
+
+    def start(masters: int = 3, replicas: int = 0):
+        primaries = [redis_server_factory(*CLUSTER_ARGS) for _ in range(masters)]
+        followers = [redis_server_factory(*CLUSTER_ARGS) for _ in range(replicas)]
+        first = client_for(primaries[0])
+        for node in primaries[1:] + followers:
+            first.execute_command("CLUSTER", "MEET", node.host, node.port)
+        step = 16384 // masters
+        for index, node in enumerate(primaries):
+            last = 16383 if index == masters - 1 else (index + 1) * step - 1
+            client_for(node).execute_command("CLUSTER", "ADDSLOTSRANGE", index * step, last)
+        deadline = time.monotonic() + 20
+        while int(first.cluster("INFO")["cluster_known_nodes"]) < masters + replicas:
+            assert time.monotonic() < deadline, "nodes did not meet"
+            time.sleep(0.1)
+        for index, node in enumerate(followers):
+            master_id = node_id(primaries[index % masters])
+            for _ in range(100):  # the replica must have heard of its master first
+                try:
+                    client_for(node).execute_command("CLUSTER", "REPLICATE", master_id)
+                    break
+                except redis.ResponseError:
+                    time.sleep(0.1)
+        wait_for_cluster(primaries + followers)
+        return primaries, followers
+
+    return start
+
+
 @pytest.fixture
 def redis_server(redis_server_factory) -> EmbeddedServer:
     return redis_server_factory()
@@ -107,6 +161,28 @@ def clean_env(**overrides: str) -> dict[str, str]:
 
 def harness_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "harness", *args]
+
+
+_STARTED: list[subprocess.Popen] = []
+
+
+def start_harness(*args: str, env: dict | None = None) -> subprocess.Popen:
+    """Start `python -m harness ARGS` in the background (text pipes); killed after the
+    test if it is still running, so a failed test leaves no load behind."""
+    process = subprocess.Popen(harness_command(*args), env=clean_env() if env is None else env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    _STARTED.append(process)
+    return process
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_harness():
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def run_harness(*args: str, env: dict | None = None, timeout: float = 120, cwd: str | None = None):

@@ -2,20 +2,16 @@
 follows a failover to the new master and reports how long recovery took."""
 
 import json
-import subprocess
 import time
 
-from tests.conftest import clean_env, client_for, harness_command, run_harness
+from tests.conftest import client_for, run_harness, start_harness
 
 
 def _harness_against(sentinels, output, *extra):
     addresses = ",".join(f"{s.host}:{s.port}" for s in sentinels)
-    return subprocess.Popen(
-        harness_command("run", "--sentinels", addresses, "--service-name", "mymaster", "--workload", "basic_rw",
-                        "--client-instances", "2", "--connections-per-client", "4", "--rate", "3000",
-                        "--output", str(output), "--stats-interval", "1", *extra),
-        env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    return start_harness("run", "--sentinels", addresses, "--service-name", "mymaster", "--workload", "basic_rw",
+                         "--client-instances", "2", "--connections-per-client", "4", "--rate", "3000",
+                         "--output", str(output), "--stats-interval", "1", *extra)
 
 
 def _master_port(sentinel) -> int:

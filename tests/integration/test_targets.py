@@ -120,13 +120,3 @@ def test_no_password_in_ps_logs_results_or_metrics(redis_server_factory, tmp_pat
     for text in (metrics, out, err, output.read_text(), log.read_text()):
         assert "pa55-sekrit" not in text
     assert json.loads(output.read_text())["configuration"]["password"] == "***"
-
-
-def test_cluster_targets_are_refused_until_supported(redis_server_factory, tmp_path):
-    node = redis_server_factory("--cluster-enabled", "yes", "--cluster-config-file", str(tmp_path / "nodes.conf"))
-    done = run_harness("run", "--port", str(node.port), "--duration", "1")
-    assert done.returncode == 3
-    assert "the target is a Redis Cluster node, and cluster mode is not supported yet" in done.stderr
-    plain = redis_server_factory()
-    done = run_harness("run", "--port", str(plain.port), "--duration", "1", "--cluster", "true")
-    assert done.returncode == 2 and "Redis Cluster targets are not supported yet" in done.stderr
