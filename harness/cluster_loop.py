@@ -16,6 +16,9 @@ kind. Each final reply is also counted for the node that gave it (CommandStats.n
 
 Commands whose keys fall in different slots (a custom template with two keys, say)
 go to the first key's node and get the server's CROSSSLOT error, counted as such.
+With transaction = true a batch is MULTI ... EXEC on one node: the pipeline workload
+gives the batch's keys one hash tag (workloads/pipeline.py); a MOVED inside the
+transaction is not followed (it aborts the transaction) but corrects the slot map.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from hiredis import ReplyError
 from redis.crc import key_slot
 
 from harness.cluster import Topology
-from harness.loop import DISRUPTIVE_ERRORS, READ_SIZE, Slot, ThreadLoop, reply_error_type
+from harness.loop import (DISRUPTIVE_ERRORS, EXEC, MULTI, READ_SIZE, Slot, ThreadLoop, move_failed_to_errors,
+                          reply_error_type)
 
 REFRESH_AFTER = 50
 # As redis-py's RedisClusterRequestTTL: bounces while a slot changes hands are brief.
@@ -91,7 +95,11 @@ class ClusterThreadLoop(ThreadLoop):
             if self.quota > 0:
                 self.quota -= size
             workload.connection = slot.number
-            batch = [next_command() for _ in range(size)]
+            if self.transaction:  # one slot per batch (hash-tagged keys), MULTI/EXEC around it
+                workload.begin_batch()
+                batch = [MULTI, *[next_command() for _ in range(size)], EXEC]
+            else:
+                batch = [next_command() for _ in range(size)]
             packed = [pack(command) for command in batch]
             measured = intended >= self.clock.warmup_end
             stats = self.stats if measured else self.warmup
@@ -100,10 +108,13 @@ class ClusterThreadLoop(ThreadLoop):
                 sent[command[0]] += len(data)
             owners = self.topology.owners
             parts: dict[str, list[int]] = {}
-            for position, command in enumerate(batch):
-                node = owners[key_slot(command[1])] if len(command) > 1 else owners[0]
-                parts.setdefault(node, []).append(position)
-            slot.batch, slot.packed, slot.remaining = batch, packed, size
+            if self.transaction:
+                parts[owners[key_slot(batch[1][1])]] = list(range(len(batch)))
+            else:
+                for position, command in enumerate(batch):
+                    node = owners[key_slot(command[1])] if len(command) > 1 else owners[0]
+                    parts.setdefault(node, []).append(position)
+            slot.batch, slot.packed, slot.remaining = batch, packed, len(batch)
             slot.position, slot.failed, slot.redirects = 0, None, None
             slot.measured, slot.started = measured, intended
             self.in_flight += 1
@@ -167,7 +178,12 @@ class ClusterThreadLoop(ThreadLoop):
             name = batch[position][0]
             if type(reply) is ReplyError:
                 kind = reply_error_type(reply)
-                if kind in ("MOVED", "ASK") and self._may_redirect(slot, position):
+                if kind == "MOVED" and self.transaction:
+                    # Inside MULTI a redirection aborts the transaction (EXECABORT); it
+                    # counts as an error and the map is corrected for the next batch.
+                    _, number, node = str(reply).split(" ", 2)
+                    self.topology.owners[int(number)] = node
+                elif kind in ("MOVED", "ASK") and self._may_redirect(slot, position):
                     if not self._redirect(slot, position, str(reply), kind, stats):
                         return  # the connection failed and starts over; the batch is counted
                     continue
@@ -181,6 +197,8 @@ class ClusterThreadLoop(ThreadLoop):
                 ok[name] += 1
                 if reply is None:
                     nulls[name] += 1
+                elif name == "EXEC" and isinstance(reply, list):
+                    move_failed_to_errors(batch[1:-1], reply, stats)
             nodes[link.node] += 1
             slot.remaining -= 1
         if slot.batch is not None and slot.remaining == 0:

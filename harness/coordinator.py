@@ -266,9 +266,6 @@ def _cluster_or_not(client, config: RunConfig, endpoint: Endpoint) -> Endpoint:
         raise ConfigError("a cluster target needs host and port: its nodes are found by address, not unix socket")
     if endpoint.db:
         raise ConfigError(f"db = {endpoint.db} ({config.source('db')}): a Redis Cluster has database 0 only")
-    if config.transaction and config.workload == "pipeline":
-        raise ConfigError(f"transaction = true ({config.source('transaction')}) needs every key of a batch in "
-                          "one hash slot, which the pipeline workload does not arrange on a cluster")
     endpoint = replace(endpoint, cluster=True)
     masters = cluster_masters(endpoint)
     log.info("Redis Cluster: %d masters (%s); each connection links to every master",

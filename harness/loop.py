@@ -61,7 +61,7 @@ def reply_error_type(reply: ReplyError) -> str:
     return word if word.isupper() else "ERR"
 
 
-def _move_failed_to_errors(queued: list, replies: list, stats: CommandStats) -> None:
+def move_failed_to_errors(queued: list, replies: list, stats: CommandStats) -> None:
     """A command inside MULTI/EXEC was counted ok when QUEUED; its real outcome is its
     item in EXEC's reply."""
     for command, reply in zip(queued, replies):
@@ -317,7 +317,7 @@ class ThreadLoop:
                 if reply is None:
                     nulls[name] += 1
                 elif batch[position] is EXEC and isinstance(reply, list):
-                    _move_failed_to_errors(batch[1:-1], reply, stats)
+                    move_failed_to_errors(batch[1:-1], reply, stats)
             position += 1
         self._complete(slot, batch, stats, failed)
         if failed and self.reconnect_on and not self.reconnect_on.isdisjoint(failed.values()) \

@@ -209,6 +209,7 @@ def make_workload(ctx: ClientContext, share: ThreadShare):
         seed=int(ctx.run_id, 16) * 100003 + share.global_index,
         partition=share.global_index,
         partitions=ctx.plan.total_threads,
+        cluster=ctx.endpoint.cluster,
     )
     return WorkloadFactory.create(ctx.config.workload, spec)
 

@@ -30,6 +30,8 @@ class WorkloadSpec:
     # Which share of the keyspace this thread owns, where the distribution needs shares.
     partition: int = 0
     partitions: int = 1
+    # The target is a Redis Cluster: keys that must share a slot carry a hash tag.
+    cluster: bool = False
 
 
 class Workload:
@@ -71,6 +73,9 @@ class Workload:
         if not family and self._main_keys is not None:  # the common case, kept short
             return self._main_keys[self.keys.next_index()]
         return self.key_at(self.keys.next_index(), family)
+
+    def begin_batch(self) -> None:
+        """Called by the cluster loop before each batch of a transaction workload."""
 
     def next_command(self) -> tuple:
         raise NotImplementedError
