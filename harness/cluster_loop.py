@@ -24,7 +24,6 @@ transaction is not followed (it aborts the transaction) but corrects the slot ma
 from __future__ import annotations
 
 import collections
-import selectors
 import time
 
 import hiredis
@@ -52,6 +51,7 @@ class Link:
         self.node = node
         self.conn = conn
         self.sock = conn._sock
+        self.sock.settimeout(None)  # as in harness.loop: no poll() before every send and recv
         self.reader = hiredis.Reader()
         self.expect: collections.deque = collections.deque()  # batch positions, in reply order
         self.owner = owner
@@ -116,7 +116,7 @@ class ClusterThreadLoop(ThreadLoop):
                     parts.setdefault(node, []).append(position)
             slot.batch, slot.packed, slot.remaining = batch, packed, len(batch)
             slot.position, slot.failed, slot.redirects = 0, None, None
-            slot.measured, slot.started = measured, intended
+            slot.measured, slot.started, slot.sent_at = measured, intended, now
             self.in_flight += 1
             try:
                 for node, positions in parts.items():
@@ -130,6 +130,11 @@ class ClusterThreadLoop(ThreadLoop):
         if lag > self.max_lag:
             self.max_lag = lag
 
+    def _fail_in_flight(self, slot: ClusterSlot, exc: BaseException, now: float) -> None:
+        stats = self.stats if slot.measured else self.warmup
+        self._fail_batch(slot, self._waiting(slot), exc, now, stats)
+        self.in_flight -= 1
+
     def _link(self, slot: ClusterSlot, node: str) -> Link:
         link = slot.links.get(node)
         if link is None:
@@ -138,7 +143,7 @@ class ClusterThreadLoop(ThreadLoop):
             conn = self.topology.connection(node, slot.name)
             conn.connect()
             link = slot.links[node] = Link(node, conn, slot)
-            self.selector.register(link.sock, selectors.EVENT_READ, link)
+            self.poller.register(link.sock, link)
         return link
 
     # -- receiving --------------------------------------------------------------------
@@ -149,16 +154,18 @@ class ClusterThreadLoop(ThreadLoop):
         batch = slot.batch
         try:
             data = link.sock.recv(READ_SIZE)
-            while data and getattr(link.sock, "pending", None) and link.sock.pending():
-                data += link.sock.recv(link.sock.pending())
+            pending = getattr(link.sock, "pending", None)  # TLS: decrypted bytes epoll cannot see
+            while data and pending is not None and pending():
+                data += link.sock.recv(pending())
         except OSError as exc:
             data, failure = b"", exc
         else:
-            failure = redis.ConnectionError(f"Connection closed by {link.node}.")
+            failure = None
         if not data or batch is None:
             if batch is not None:
                 stats = self.stats if slot.measured else self.warmup
-                self._fail_batch(slot, self._unanswered(slot), failure, time.monotonic(), stats)
+                failure = failure or redis.ConnectionError(f"Connection closed by {link.node}.")
+                self._fail_batch(slot, self._waiting(slot), failure, time.monotonic(), stats)
                 self.in_flight -= 1
             else:
                 self._break(slot, time.monotonic())
@@ -230,13 +237,13 @@ class ClusterThreadLoop(ThreadLoop):
                 link.sock.sendall(slot.packed[position])
         except (OSError, redis.RedisError) as exc:
             # This command and the rest of the batch fail; the connection starts over.
-            self._fail_batch(slot, self._unanswered(slot, also=position), exc, time.monotonic(), stats)
+            self._fail_batch(slot, self._waiting(slot, also=position), exc, time.monotonic(), stats)
             self.in_flight -= 1
             return False
         return True
 
     @staticmethod
-    def _unanswered(slot: ClusterSlot, also: int | None = None) -> list:
+    def _waiting(slot: ClusterSlot, also: int | None = None) -> list:
         """The batch's commands still waiting for a reply on any link (and `also`)."""
         positions = {p for link in slot.links.values() for p in link.expect if p != ASKING_REPLY}
         if also is not None:
@@ -253,15 +260,12 @@ class ClusterThreadLoop(ThreadLoop):
     # -- connections ------------------------------------------------------------------
     def _watch(self, slot: ClusterSlot) -> None:
         for link in slot.links.values():
-            self.selector.register(link.sock, selectors.EVENT_READ, link)
+            self.poller.register(link.sock, link)
         slot.sock = True if slot.links else None
 
     def _close(self, slot: ClusterSlot) -> None:
         for link in slot.links.values():
-            try:
-                self.selector.unregister(link.sock)
-            except (KeyError, ValueError):
-                pass
+            self.poller.unregister(link.sock)
             link.conn.disconnect()
         slot.links = {}
         slot.sock = None

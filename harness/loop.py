@@ -24,7 +24,7 @@ from __future__ import annotations
 import collections
 import queue
 import random
-import selectors
+import select
 import time
 from dataclasses import dataclass
 
@@ -36,6 +36,7 @@ from harness.errors import TargetError
 from harness.histogram import index_of
 from harness.pacing import Schedule
 from harness.stats import CommandStats, PubSubStats, error_type
+from workloads.base import PreparedBatch
 
 # Bytes asked of the socket per read; replies of a batch usually arrive in one.
 READ_SIZE = 65536
@@ -72,6 +73,39 @@ def move_failed_to_errors(queued: list, replies: list, stats: CommandStats) -> N
 
 class TargetGone(TargetError):
     pass
+
+
+class Poller:
+    """epoll over sockets, handing back the object registered with each ready one.
+    (The selectors module builds a key tuple per event; at pipeline 1 that showed.)"""
+
+    def __init__(self):
+        self.epoll = select.epoll()
+        self.owners: dict[int, object] = {}
+        self.fds: dict[object, int] = {}
+
+    def register(self, sock, owner) -> None:
+        fd = sock.fileno()
+        self.epoll.register(fd, select.EPOLLIN)
+        self.owners[fd] = owner
+        self.fds[sock] = fd
+
+    def unregister(self, sock) -> None:
+        fd = self.fds.pop(sock, None)
+        if fd is None:
+            return
+        del self.owners[fd]
+        try:
+            self.epoll.unregister(fd)
+        except OSError:
+            pass  # already closed
+
+    def poll(self, timeout: float) -> list:
+        owners = self.owners
+        return [owners[fd] for fd, _ in self.epoll.poll(timeout) if fd in owners]
+
+    def close(self) -> None:
+        self.epoll.close()
 
 
 class Control:
@@ -119,7 +153,8 @@ class Slot:
     """One connection and the batch it has in flight."""
 
     __slots__ = ("conn", "number", "batch", "position", "failed", "measured", "started", "active_at",
-                 "retry_at", "backoff", "sock", "reader", "failing_since", "failing_errors")
+                 "retry_at", "backoff", "sock", "reader", "failing_since", "failing_errors", "pending",
+                 "sent_at")
 
     def __init__(self, conn: redis.Connection, active_at: float, number: int = 0):
         self.conn = conn
@@ -131,6 +166,8 @@ class Slot:
         self.retry_at = 0.0
         self.backoff = FIRST_BACKOFF
         self.sock = None
+        self.pending = None  # the TLS socket's pending(), else None
+        self.sent_at = 0.0  # when the batch in flight was written
         self.reader: hiredis.Reader | None = None  # this connection's reply parser
         self.position = 0  # replies of the batch in flight read so far
         self.failed: dict | None = None  # positions in the batch that got an error reply
@@ -144,11 +181,12 @@ class ThreadLoop:
     def __init__(self, slots, workload, pipeline: int, quota: int, rate: float, clock: Clock,
                  control: Control, outbox: queue.SimpleQueue, outage_budget: float, offset: float = 0.0,
                  thread: int = 0, sample_ratio: float = 0.0, seed: int = 0,
-                 reconnect_on: frozenset = frozenset()):
+                 reconnect_on: frozenset = frozenset(), reply_timeout: float = float("inf")):
         self.thread = thread
         # Error replies after which the connection is reopened: READONLY behind Sentinel,
         # where reconnecting asks the Sentinels for the new master.
         self.reconnect_on = reconnect_on
+        self.reply_timeout = reply_timeout  # socket_timeout: a batch unanswered this long fails
         self.sample_ratio = sample_ratio  # share of batches kept as trace samples
         self.rng = random.Random(seed)
         self.round = 0
@@ -162,7 +200,7 @@ class ThreadLoop:
         self.control = control
         self.outbox = outbox
         self.outage_budget = outage_budget
-        self.selector = selectors.DefaultSelector()
+        self.poller = Poller()
         self.ready: collections.deque[Slot] = collections.deque()
         self.parked: list[Slot] = []
         self.next_unpark = float("inf")
@@ -173,6 +211,11 @@ class ThreadLoop:
         self.last_reply = 0.0
         self.down_since: float | None = None
         self.master_moves = 0  # the last Control.master_moves acted on
+        # Workloads that prepare whole batches (high_throughput): drawn now, not timed.
+        self.ring: list[PreparedBatch] | None = None
+        self.ring_next = 0
+        if getattr(workload, "batched", False):
+            self.ring = workload.prepare_batches(pipeline)
         self.moving: set[Slot] = set()  # busy connections to reopen once their batch is in
 
     # -- the loop -------------------------------------------------------------------
@@ -190,6 +233,8 @@ class ThreadLoop:
                 if control.publish_round != self.round:
                     self.round = control.publish_round
                     self._publish(now)
+                    if self.in_flight:
+                        self._expire(now)
                 if control.master_moves != self.master_moves:
                     self._follow_master(now)
                 if sending:
@@ -199,8 +244,8 @@ class ThreadLoop:
                         self._send_due(now)
                     elif not self.in_flight:
                         self._check_outage(now)
-                for key, _ in self.selector.select(self._wait_time(now, sending)):
-                    self._on_readable(key.data)
+                for owner in self.poller.poll(self._wait_time(now, sending)):
+                    self._on_readable(owner)
         finally:
             for slot in self.slots:  # disruptions still open: not recovered within the run
                 if slot.failing_since is not None:
@@ -208,7 +253,7 @@ class ThreadLoop:
             self._publish(time.monotonic(), final=True)
             for slot in self.slots:
                 self._close(slot)
-            self.selector.close()
+            self.poller.close()
 
     # Connections are either ready (connected, active, idle: a deque the send loop pops
     # from, so a turn costs nothing per busy connection), busy (a batch in flight), or
@@ -233,15 +278,47 @@ class ThreadLoop:
         next_packed = workload.next_packed if prepacked else None
         pack = hiredis.pack_command
         ready = self.ready
+        pipeline, schedule = self.pipeline, self.schedule
+        open_loop, end = schedule.open_loop, schedule.end
+        ring, warmup_end = self.ring, self.clock.warmup_end
         while ready and self.quota != 0:
-            intended = self.schedule.due(now)
-            if intended is None:
+            if open_loop:
+                intended = schedule.due(now)
+                if intended is None:
+                    break
+                schedule.taken()
+            elif now < end:  # closed loop: due now (Schedule.due, without the call)
+                intended = now
+            else:
                 break
             slot = ready.popleft()
-            self.schedule.taken()
-            size = self.pipeline if self.quota < 0 else min(self.pipeline, self.quota)
-            if self.quota > 0:
-                self.quota -= size
+            quota = self.quota
+            if quota < 0:
+                size = pipeline
+            else:
+                size = pipeline if quota >= pipeline else quota
+                self.quota = quota - size
+            if ring is not None and size == pipeline:
+                # A batch prepared ahead of time: one write, accounting per command name.
+                batch = ring[self.ring_next]
+                self.ring_next = (self.ring_next + 1) % len(ring)
+                measured = intended >= warmup_end
+                stats = self.stats if measured else self.warmup
+                sent = stats.bytes_sent
+                for name, count in batch.sent:
+                    sent[name] += count
+                try:
+                    slot.sock.sendall(batch.data)
+                except OSError as exc:
+                    self._fail_batch(slot, [(name,) for name in batch.names], exc, now, stats)
+                    continue
+                slot.batch = batch
+                slot.position = 0
+                slot.measured = measured
+                slot.started = intended
+                slot.sent_at = now
+                self.in_flight += 1
+                continue
             workload.connection = slot.number
             if prepacked:  # (name, encoded bytes) made when the process started
                 batch = [next_packed() for _ in range(size)]
@@ -268,6 +345,7 @@ class ThreadLoop:
             slot.position = 0
             slot.measured = measured
             slot.started = intended
+            slot.sent_at = now
             self.in_flight += 1
         lag = self.schedule.lag(now)
         if lag > self.max_lag:
@@ -278,22 +356,28 @@ class ThreadLoop:
         batch = slot.batch
         try:
             data = slot.sock.recv(READ_SIZE)
-            while data and getattr(slot.sock, "pending", None) and slot.sock.pending():
-                data += slot.sock.recv(slot.sock.pending())  # TLS: decrypted bytes epoll cannot see
+            if slot.pending is not None:
+                while data and slot.pending():
+                    data += slot.sock.recv(slot.pending())  # TLS: decrypted bytes epoll cannot see
         except OSError as exc:
             data, failure = b"", exc
         else:
-            failure = redis.ConnectionError("Connection closed by server.")
+            failure = None
         if not data or batch is None:  # closed, failed, or data nobody asked for
             if batch is not None:
                 stats = self.stats if slot.measured else self.warmup
-                self._fail_batch(slot, batch[slot.position:], failure, time.monotonic(), stats)
+                failure = failure or redis.ConnectionError("Connection closed by server.")
+                self._fail_batch(slot, self._unanswered(slot, batch, stats), failure, time.monotonic(), stats)
                 self.in_flight -= 1
             else:
                 self._break(slot, time.monotonic())
             return
         reader = slot.reader
         reader.feed(data)
+        if type(batch) is PreparedBatch:
+            if self._parse_prepared(slot, batch, reader) and (slot.failed or self.moving):
+                self._after_batch(slot)
+            return
         # Looked up now, not at send time: _publish swaps these objects every interval.
         stats = self.stats if slot.measured else self.warmup
         ok, errors, nulls = stats.ok, stats.errors, stats.nulls
@@ -320,26 +404,100 @@ class ThreadLoop:
                     move_failed_to_errors(batch[1:-1], reply, stats)
             position += 1
         self._complete(slot, batch, stats, failed)
+        slot.failed = failed
+        self._after_batch(slot)
+
+    def _parse_prepared(self, slot: Slot, batch: PreparedBatch, reader: hiredis.Reader) -> bool:
+        """The replies of a prepared batch; True once the batch is complete (recorded).
+        Successes are added per command name at the end, so a reply costs only a parse
+        and two identity checks (a null reply, an error)."""
+        stats = self.stats if slot.measured else self.warmup
+        names = batch.names
+        position, size = slot.position, len(names)
+        failed = slot.failed if position else None
+        gets = reader.gets
+        while position < size:
+            reply = gets()
+            if reply is False:  # the rest has not arrived yet
+                slot.position, slot.failed = position, failed
+                return False
+            if reply is None:
+                stats.nulls[names[position]] += 1
+            elif type(reply) is ReplyError:
+                kind = reply_error_type(reply)
+                stats.errors[names[position], kind] += 1
+                failed = failed or {}
+                failed[position] = kind
+                if kind in DISRUPTIVE_ERRORS:
+                    self._failing(slot, time.monotonic(), 1)
+            position += 1
+        ok = stats.ok
+        for name, count in batch.counts:
+            ok[name] += count
+        if failed:
+            for position in failed:
+                ok[names[position]] -= 1
+        self._complete(slot, batch, stats, failed)
+        slot.failed = failed
+        return True
+
+    def _expire(self, now: float) -> None:
+        """Batches unanswered for socket_timeout seconds fail as timeouts, and their
+        connections start over (looked at once a second, with the reports)."""
+        for slot in self.slots:
+            if slot.batch is not None and now - slot.sent_at > self.reply_timeout:
+                self._fail_in_flight(slot, redis.TimeoutError("no reply within socket_timeout"), now)
+
+    def _fail_in_flight(self, slot: Slot, exc: BaseException, now: float) -> None:
+        stats = self.stats if slot.measured else self.warmup
+        self._fail_batch(slot, self._unanswered(slot, slot.batch, stats), exc, now, stats)
+        self.in_flight -= 1
+
+    def _unanswered(self, slot: Slot, batch, stats: CommandStats) -> list:
+        """The commands of a failing batch that got no reply. For a prepared batch the
+        replies already parsed are successes not yet added: add them now."""
+        if type(batch) is not PreparedBatch:
+            return batch[slot.position:]
+        failed = slot.failed or {}
+        for position in range(slot.position):
+            if position not in failed:
+                stats.ok[batch.names[position]] += 1
+        return [(name,) for name in batch.names[slot.position:]]
+
+    def _after_batch(self, slot: Slot) -> None:
+        """Reopen the connection when its last batch said so (READONLY behind
+        Sentinel) or the master moved."""
+        failed = slot.failed
         if failed and self.reconnect_on and not self.reconnect_on.isdisjoint(failed.values()) \
                 or self.moving and slot in self.moving:
             self.moving.discard(slot)
             self._break(slot, time.monotonic(), backoff=False)
 
-    def _complete(self, slot: Slot, batch: list, stats: CommandStats, failed: dict | None) -> None:
+    def _complete(self, slot: Slot, batch, stats: CommandStats, failed: dict | None) -> None:
         done = time.monotonic()
         index = index_of(int((done - slot.started) * 1_000_000))
         latency = stats.latency
-        for position, command in enumerate(batch):
-            if failed and position in failed:
-                counts = stats.error_latency.setdefault((command[0], failed[position]), {})
-            else:
-                counts = latency.get(command[0])
+        if type(batch) is PreparedBatch and not failed:  # one update per command name
+            for name, count in batch.counts:
+                counts = latency.get(name)
                 if counts is None:
-                    counts = latency[command[0]] = {}
-            counts[index] = counts.get(index, 0) + 1
+                    counts = latency[name] = {}
+                counts[index] = counts.get(index, 0) + count
+            first = batch.names[0]
+        else:
+            names = batch.names if type(batch) is PreparedBatch else [command[0] for command in batch]
+            for position, name in enumerate(names):
+                if failed and position in failed:
+                    counts = stats.error_latency.setdefault((name, failed[position]), {})
+                else:
+                    counts = latency.get(name)
+                    if counts is None:
+                        counts = latency[name] = {}
+                counts[index] = counts.get(index, 0) + 1
+            first = names[0]
         if self.sample_ratio and self.rng.random() < self.sample_ratio and len(stats.samples) < MAX_SAMPLES:
             kind = next(iter(failed.values())) if failed else ""
-            stats.samples.append((batch[0][0], slot.started, done, kind))
+            stats.samples.append((first, slot.started, done, kind))
         stats.batches += 1
         slot.batch = None
         self.in_flight -= 1
@@ -366,16 +524,17 @@ class ThreadLoop:
         from here on the loop writes to its socket and parses replies itself."""
         sock = getattr(slot.conn, "_sock", None)
         if sock is not None:
+            # Blocking, without a timeout: the loop reads only what epoll says is there,
+            # and a socket with a timeout costs a poll() before every send and recv.
+            sock.settimeout(None)
             slot.sock = sock
+            slot.pending = getattr(sock, "pending", None)  # TLS: bytes decrypted but not read
             slot.reader = hiredis.Reader()
-            self.selector.register(sock, selectors.EVENT_READ, slot)
+            self.poller.register(sock, slot)
 
     def _close(self, slot: Slot) -> None:
         if slot.sock is not None:
-            try:
-                self.selector.unregister(slot.sock)
-            except (KeyError, ValueError):
-                pass
+            self.poller.unregister(slot.sock)
             slot.sock = None
         slot.conn.disconnect()
 

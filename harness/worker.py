@@ -126,6 +126,7 @@ def _run(ctx: ClientContext) -> None:
             # Behind Sentinel, READONLY means the master was demoted: reconnecting asks
             # the Sentinels where the master is now.
             reconnect_on=frozenset({"READONLY"}) if ctx.endpoint.sentinels else frozenset(),
+            reply_timeout=config.socket_timeout,
             **({"topology": Topology(ctx.endpoint)} if ctx.endpoint.cluster else {}),
         )
         for share in shares

@@ -34,6 +34,28 @@ class WorkloadSpec:
     cluster: bool = False
 
 
+class PreparedBatch:
+    """A whole batch encoded ahead of time, with what the engine needs to account for
+    it without looking at each command: the name at each position (for errors and
+    null replies), operations per command name, and request bytes per command name."""
+
+    __slots__ = ("data", "names", "counts", "sent")
+
+    def __init__(self, commands: list[tuple[str, bytes]]):
+        self.data = b"".join(encoded for _, encoded in commands)
+        self.names = tuple(name for name, _ in commands)
+        counts: dict[str, int] = {}
+        sent: dict[str, int] = {}
+        for name, encoded in commands:
+            counts[name] = counts.get(name, 0) + 1
+            sent[name] = sent.get(name, 0) + len(encoded)
+        self.counts = tuple(counts.items())
+        self.sent = tuple(sent.items())
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
 class Workload:
     #: Every command name this workload can send, for reports and checks.
     commands: tuple[str, ...] = ()

@@ -4,15 +4,27 @@ When the keyspace is small enough and the value size fixed, every GET and SET th
 workload can send is encoded once, when the client process starts (shared by its
 threads), so an operation is two random draws and a list lookup: the engine sends
 these prepared bytes as they are (next_packed).
+
+With a random key distribution (uniform, gaussian, zipfian) it goes one step further:
+each thread draws a ring of whole batches up front - keys by the configured
+distribution, GET or SET by read_ratio, RING_OPERATIONS draws in all - and the engine
+sends batch after batch from the ring (prepare_batches), so a batch costs one lookup and one
+write however deep the pipeline. The sequence of keys repeats every ring: at least
+twice the keyspace, up to RING_LIMIT operations (then not every key of a larger
+keyspace is used). Sequential keys are never replayed: they take the per-operation path.
 """
 
 import hiredis
 
-from workloads.base import Workload
+from workloads.base import PreparedBatch, Workload
 
 # Above this many keys the prepared commands would cost too much memory (about 200 bytes
 # a key for GET + SET with small values); commands are then encoded per operation.
 PREPACK_LIMIT = 200_000
+# Operations drawn into each thread's ring of prepared batches: twice the keyspace, at
+# least RING_MINIMUM, at most RING_LIMIT (about 60 bytes each with 32-byte values).
+RING_MINIMUM = 65_536
+RING_LIMIT = 262_144
 _PREPARED: dict[tuple, tuple[list[bytes], list[bytes]]] = {}
 
 
@@ -28,6 +40,13 @@ class HighThroughput(Workload):
         )
         if self.prepacked:
             self._gets, self._sets = self._prepared(self.values.next_value())
+        self.batched = self.prepacked and self.config.key_distribution != "sequential"
+
+    def prepare_batches(self, size: int) -> list[PreparedBatch]:
+        """This thread's ring of batches of `size` operations, which the engine sends
+        in turn; drawn before the run starts, so the drawing is not timed."""
+        operations = min(max(2 * self.config.keyspace, RING_MINIMUM), RING_LIMIT)
+        return [PreparedBatch([self.next_packed() for _ in range(size)]) for _ in range(max(1, operations // size))]
 
     def _prepared(self, value: bytes) -> tuple[list[bytes], list[bytes]]:
         """Every GET and SET, encoded once per process (workloads are built before the

@@ -75,15 +75,18 @@ def test_process_tree_and_named_connections(redis_server, tmp_path):
     run.assert_nothing_left()
 
 
-@pytest.mark.parametrize("workload, commands", [("high_throughput", ("SET", "GET")),
-                                                ("basic_rw", ("SET", "GET", "INCR", "DEL"))])
-def test_requests_are_exact_and_match_commandstats(redis_server, tmp_path, workload, commands):
+@pytest.mark.parametrize("workload, commands, pipeline", [
+    ("high_throughput", ("SET", "GET"), "1"),
+    ("high_throughput", ("SET", "GET"), "16"),  # prepared batches, and a shorter last batch per thread
+    ("basic_rw", ("SET", "GET", "INCR", "DEL"), "1"),
+])
+def test_requests_are_exact_and_match_commandstats(redis_server, tmp_path, workload, commands, pipeline):
     client = client_for(redis_server)
     before = commandstats(client)
     output = tmp_path / "result.json"
     done = run_harness("run", "--port", str(redis_server.port), "--requests", "100000", "--workload", workload,
                        "--client-instances", "3", "--threads-per-client", "2", "--connections-per-client", "3",
-                       "--duration", "0", "--output", str(output))
+                       "--duration", "0", "--output", str(output), "--pipeline", pipeline)
     assert done.returncode == 0, done.stderr
     after = commandstats(client)
     result = json.loads(output.read_text())["harness"]
@@ -258,3 +261,20 @@ def test_sigterm_to_the_whole_process_group_still_stops_in_order(redis_server, t
     assert process.returncode == 143, err
     assert "[total" in out
     assert json.loads(output.read_text())["harness"]["exit"]["status"] == 143
+
+
+def test_a_hung_server_gives_timeouts_after_socket_timeout(redis_server_factory, tmp_path):
+    server = redis_server_factory("--enable-debug-command", "yes")
+    run = Running(server, tmp_path, "--workload", "basic_rw", "--rate", "2000", "--duration", "8",
+                  "--socket-timeout", "1", "--connections-per-client", "4")
+    time.sleep(2)
+    client_for(server).execute_command("DEBUG", "SLEEP", "3")  # the server answers nobody for 3 s
+    status, out, err = run.finish()
+    assert status == 0, err
+    result = run.result()
+    errors = result["totals"]["errors_by_type"]
+    assert set(errors) == {"timeout"} and errors["timeout"] >= 4, errors  # at least each connection's batch
+    disruption = result["disruptions"][0]
+    assert disruption["failed_operations"] == errors["timeout"]
+    assert disruption["recovered_after_s"] is not None and 1.0 < disruption["recovered_after_s"] < 4.5
+    run.assert_nothing_left()
