@@ -15,6 +15,7 @@ Failures go to the coordinator as ("failed", process, reason) before a non-zero 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import queue
@@ -131,6 +132,10 @@ def _run(ctx: ClientContext) -> None:
         )
         for share in shares
     ]
+    # Everything made so far (prepared commands and batches, key caches) lives for the
+    # whole run: keep it out of the garbage collector's scans, which otherwise walk
+    # hundreds of thousands of objects now and then in the middle of the load.
+    gc.freeze()
     errors: list[BaseException] = []
     watch = None
     if ctx.endpoint.sentinels:

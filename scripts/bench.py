@@ -13,7 +13,9 @@ The harness runs one mixed workload (read_ratio 0.5). resp-benchmark is used whe
 installed (pip install resp-benchmark).
 
     python scripts/bench.py [--rounds 3] [--seconds 10] [--connections 50]
-                            [--pipeline 1,16] [--processes 2] [--json bench.json]
+                            [--pipeline 1,16] [--processes N] [--json bench.json]
+
+--processes defaults to one client process per core the server does not use (cores - 1).
     python scripts/bench.py --scaling 1,2,4 [--seconds 10] [--pipeline 16]
 
 --scaling runs the harness alone with each client_instances count (connections split
@@ -139,7 +141,9 @@ def main() -> None:
     rounds = int(option("--rounds", "3"))
     seconds = int(option("--seconds", "10"))
     connections = int(option("--connections", "50"))
-    processes = int(option("--processes", "2"))
+    # The server is pinned to core 0: by default the harness gets the other cores, one
+    # client process each, as a user would set client_instances beside a local server.
+    processes = int(option("--processes", str(max(1, (os.cpu_count() or 1) - 1))))
     pipelines = [int(p) for p in option("--pipeline", "1,16").split(",")]
     report = {"settings": {"rounds": rounds, "seconds": seconds, "connections": connections,
                            "processes": processes, "keys": KEYS, "value_bytes": VALUE}, "pipelines": {}}
