@@ -32,8 +32,8 @@ from hiredis import ReplyError
 from redis.crc import key_slot
 
 from harness.cluster import Topology
-from harness.loop import (DISRUPTIVE_ERRORS, EXEC, MULTI, READ_SIZE, Slot, ThreadLoop, move_failed_to_errors,
-                          reply_error_type)
+from harness.loop import (DISRUPTIVE_ERRORS, EXEC, MAX_BACKOFF, MULTI, READ_SIZE, Slot, ThreadLoop,
+                          move_failed_to_errors, reply_error_type)
 
 REFRESH_AFTER = 50
 # As redis-py's RedisClusterRequestTTL: bounces while a slot changes hands are brief.
@@ -283,7 +283,7 @@ class ClusterThreadLoop(ThreadLoop):
         except redis.RedisError:
             self._close(slot)
             slot.retry_at = now + slot.backoff
-            slot.backoff = min(slot.backoff * 2, 0.5)
+            slot.backoff = min(slot.backoff * 2, MAX_BACKOFF)
             return False
         slot.sock = True
         return True
