@@ -1,7 +1,8 @@
 """Disruptions: spans in which the target could not serve (a failover, a restart, a
 master demoted behind Sentinel, a cluster node gone), and how long recovery took.
 
-Each connection reports (failing since, served again, operations failed meanwhile);
+Each connection reports (failing since, served again, operations failed meanwhile,
+which connection);
 the reporter merges the spans of all connections that overlap (or follow each other
 within GAP seconds) into one disruption: from the first connection that failed to the
 last one that was served again. That last moment is the recovery time an operator
@@ -23,33 +24,38 @@ class Disruption:
     start: float  # monotonic s
     end: float | None  # None: not served again within the run
     failed: int  # operations that failed during it
-    connections: int  # connection spans merged into it
+    who: set  # the connections it hit, as (pid, connection number)
+
+    @property
+    def connections(self) -> int:
+        return len(self.who)
 
     def overlaps(self, start: float, end: float | None) -> bool:
         mine = float("inf") if self.end is None else self.end
         theirs = float("inf") if end is None else end
         return start <= mine + GAP and theirs >= self.start - GAP
 
-    def absorb(self, start: float, end: float | None, failed: int) -> None:
+    def absorb(self, start: float, end: float | None, failed: int, who: set) -> None:
         self.start = min(self.start, start)
         self.end = None if end is None or self.end is None else max(self.end, end)
         self.failed += failed
-        self.connections += 1
+        self.who |= who
 
 
 def merge(known: list[Disruption], spans: list[tuple]) -> list[Disruption]:
-    """`known` with each (start, end, failed) span merged in; sorted by start."""
-    for start, end, failed in spans:
+    """`known` with each (start, end, failed, connection) span merged in; sorted by
+    start. A connection that fails again within the gap adds to the same disruption."""
+    for start, end, failed, connection in spans:
         for disruption in known:
             if disruption.overlaps(start, end):
-                disruption.absorb(start, end, failed)
+                disruption.absorb(start, end, failed, {connection})
                 break
         else:
-            known.append(Disruption(start, end, failed, 1))
+            known.append(Disruption(start, end, failed, {connection}))
     known = _coalesce(sorted(known, key=lambda d: d.start))
     if len(known) > MAX_DISRUPTIONS:
         last = known.pop()
-        known[-1].absorb(last.start, last.end, last.failed)
+        known[-1].absorb(last.start, last.end, last.failed, last.who)
     return known
 
 
@@ -58,8 +64,7 @@ def _coalesce(ordered: list[Disruption]) -> list[Disruption]:
     out: list[Disruption] = []
     for disruption in ordered:
         if out and out[-1].overlaps(disruption.start, disruption.end):
-            out[-1].absorb(disruption.start, disruption.end, disruption.failed)
-            out[-1].connections += disruption.connections - 1
+            out[-1].absorb(disruption.start, disruption.end, disruption.failed, disruption.who)
         else:
             out.append(disruption)
     return out

@@ -22,6 +22,7 @@ seconds, the target is treated as gone and the thread raises TargetGone.
 from __future__ import annotations
 
 import collections
+import os
 import queue
 import random
 import select
@@ -187,6 +188,7 @@ class ThreadLoop:
         # where reconnecting asks the Sentinels for the new master.
         self.reconnect_on = reconnect_on
         self.reply_timeout = reply_timeout  # socket_timeout: a batch unanswered this long fails
+        self.pid = os.getpid()  # with a connection's number, names it in disruption reports
         self.sample_ratio = sample_ratio  # share of batches kept as trace samples
         self.rng = random.Random(seed)
         self.round = 0
@@ -249,7 +251,7 @@ class ThreadLoop:
         finally:
             for slot in self.slots:  # disruptions still open: not recovered within the run
                 if slot.failing_since is not None:
-                    self.stats.disruptions.append((slot.failing_since, None, slot.failing_errors))
+                    self.stats.disruptions.append((slot.failing_since, None, slot.failing_errors, (self.pid, slot.number)))
             self._publish(time.monotonic(), final=True)
             for slot in self.slots:
                 self._close(slot)
@@ -507,7 +509,7 @@ class ThreadLoop:
         if slot.failing_since is not None and not (failed and DISRUPTIVE_ERRORS.intersection(failed.values())) \
                 and slot not in self.moving:
             # Served again: the disruption this connection saw is over.
-            stats.disruptions.append((slot.failing_since, done, slot.failing_errors))
+            stats.disruptions.append((slot.failing_since, done, slot.failing_errors, (self.pid, slot.number)))
             slot.failing_since, slot.failing_errors = None, 0
 
     def _wait_time(self, now: float, sending: bool) -> float:

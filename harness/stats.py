@@ -34,7 +34,8 @@ class CommandStats:
     # Sampled batches for tracing: (command, start, end (monotonic s), error type or "").
     samples: list = field(default_factory=list)
     # Per connection: (failing since, served again (None: not within the run), operations
-    # failed meanwhile), monotonic s. A lost connection, or READONLY from a demoted master.
+    # failed meanwhile, (pid, connection number)), monotonic s. A lost connection, a
+    # timeout, or READONLY from a demoted master (harness.disruptions).
     disruptions: list = field(default_factory=list)
     # Redis Cluster: final replies per node ("host:port"), and MOVED / ASK redirections
     # followed (a redirected command counts once, where it was finally answered).
