@@ -251,7 +251,8 @@ class ThreadLoop:
         finally:
             for slot in self.slots:  # disruptions still open: not recovered within the run
                 if slot.failing_since is not None:
-                    self.stats.disruptions.append((slot.failing_since, None, slot.failing_errors, (self.pid, slot.number)))
+                    self.stats.disruptions.append(
+                        (slot.failing_since, None, slot.failing_errors, (self.pid, slot.number)))
             self._publish(time.monotonic(), final=True)
             for slot in self.slots:
                 self._close(slot)
