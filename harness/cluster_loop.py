@@ -32,8 +32,8 @@ from hiredis import ReplyError
 from redis.crc import key_slot
 
 from harness.cluster import Topology
-from harness.loop import (DISRUPTIVE_ERRORS, EXEC, MAX_BACKOFF, MULTI, READ_SIZE, Slot, ThreadLoop,
-                          move_failed_to_errors, reply_error_type)
+from harness.loop import (DISRUPTIVE_ERRORS, MAX_BACKOFF, READ_SIZE, Slot, ThreadLoop, move_failed_to_errors,
+                          reply_error_type)
 
 REFRESH_AFTER = 50
 # As redis-py's RedisClusterRequestTTL: bounces while a slot changes hands are brief.
@@ -81,34 +81,17 @@ class ClusterThreadLoop(ThreadLoop):
 
     # -- sending ----------------------------------------------------------------------
     def _send_due(self, now: float) -> None:
-        workload = self.workload
-        next_command = workload.next_command
-        pack = hiredis.pack_command
-        ready = self.ready
-        while ready and self.quota != 0:
-            intended = self.schedule.due(now)
-            if intended is None:
+        while True:
+            due = self._take_due(now)
+            if due is None:
                 break
-            slot = ready.popleft()
-            self.schedule.taken()
-            size = self.pipeline if self.quota < 0 else min(self.pipeline, self.quota)
-            if self.quota > 0:
-                self.quota -= size
-            workload.connection = slot.number
-            if self.transaction:  # one slot per batch (hash-tagged keys), MULTI/EXEC around it
-                workload.begin_batch()
-                batch = [MULTI, *[next_command() for _ in range(size)], EXEC]
-            else:
-                batch = [next_command() for _ in range(size)]
-            packed = [pack(command) for command in batch]
+            slot, intended, size = due
             measured = intended >= self.clock.warmup_end
             stats = self.stats if measured else self.warmup
-            sent = stats.bytes_sent
-            for command, data in zip(batch, packed):
-                sent[command[0]] += len(data)
+            batch, packed = self._encode_batch(slot, size, stats)
             owners = self.topology.owners
             parts: dict[str, list[int]] = {}
-            if self.transaction:
+            if self.transaction:  # one slot per batch (hash-tagged keys): all to its node
                 parts[owners[key_slot(batch[1][1])]] = list(range(len(batch)))
             else:
                 for position, command in enumerate(batch):
@@ -129,11 +112,6 @@ class ClusterThreadLoop(ThreadLoop):
         lag = self.schedule.lag(now)
         if lag > self.max_lag:
             self.max_lag = lag
-
-    def _fail_in_flight(self, slot: ClusterSlot, exc: BaseException, now: float) -> None:
-        stats = self.stats if slot.measured else self.warmup
-        self._fail_batch(slot, self._waiting(slot), exc, now, stats)
-        self.in_flight -= 1
 
     def _link(self, slot: ClusterSlot, node: str) -> Link:
         link = slot.links.get(node)
@@ -165,7 +143,7 @@ class ClusterThreadLoop(ThreadLoop):
             if batch is not None:
                 stats = self.stats if slot.measured else self.warmup
                 failure = failure or redis.ConnectionError(f"Connection closed by {link.node}.")
-                self._fail_batch(slot, self._waiting(slot), failure, time.monotonic(), stats)
+                self._fail_batch(slot, self._unanswered(slot, batch, stats), failure, time.monotonic(), stats)
                 self.in_flight -= 1
             else:
                 self._break(slot, time.monotonic())
@@ -241,6 +219,10 @@ class ClusterThreadLoop(ThreadLoop):
             self.in_flight -= 1
             return False
         return True
+
+    def _unanswered(self, slot: ClusterSlot, batch, stats) -> list:
+        """The batch's commands still waiting for a reply, on any link."""
+        return self._waiting(slot)
 
     @staticmethod
     def _waiting(slot: ClusterSlot, also: int | None = None) -> list:

@@ -21,12 +21,12 @@ def test_connection(config: RunConfig, out) -> ExitStatus:
     with open_target(config) as endpoint:
         client = connect(endpoint, config.connect_retries)
         try:
-            report = _report(client, config)
+            report, is_cluster = _report(client, config)
         except Exception as exc:  # noqa: BLE001 - e.g. NOPERM for INFO under a narrow ACL user
             raise TargetError(f"{endpoint.describe()} answered PING but then: {explain_failure(exc)[0]}") from exc
         finally:
             client.close()
-    masters = cluster_masters(endpoint) if any(line == "mode: cluster" for line in report) else None
+    masters = cluster_masters(endpoint) if is_cluster else None
     print(f"target: {endpoint.describe()}", file=out)
     if endpoint.sentinels:
         host, port = sentinel_manager(endpoint).discover_master(endpoint.service_name)
@@ -38,7 +38,8 @@ def test_connection(config: RunConfig, out) -> ExitStatus:
     return ExitStatus.OK
 
 
-def _report(client, config: RunConfig) -> list[str]:
+def _report(client, config: RunConfig) -> tuple[list[str], bool]:
+    """The report's lines, and whether the server is a cluster node."""
     info = client.info()
     name = info.get("server_name", "redis")
     version = info.get(f"{name}_version") or info.get("redis_version", "?")
@@ -49,11 +50,12 @@ def _report(client, config: RunConfig) -> list[str]:
         rtts.append((time.perf_counter() - start) * 1000.0)
     prefix = config.key_prefix or DEFAULT_PREFIX_ROOT
     keys, complete = count_keys(client, prefix)
+    mode = info.get("redis_mode", "standalone")
     return [
         f"server: {name} {version}",
-        f"mode: {info.get('redis_mode', 'standalone')}",
+        f"mode: {mode}",
         f"role: {info.get('role', '?')}",
         f"round trip: min {min(rtts):.3f} ms, avg {sum(rtts) / len(rtts):.3f} ms, "
         f"max {max(rtts):.3f} ms over {PINGS} PINGs",
         f"keys under {prefix!r}: {keys}" + ("" if complete else " or more (SCAN stopped after 5 s)"),
-    ]
+    ], mode == "cluster"

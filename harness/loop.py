@@ -274,75 +274,79 @@ class ThreadLoop:
             else:
                 self._park(slot)
 
-    def _send_due(self, now: float) -> None:
+    def _take_due(self, now: float) -> tuple | None:
+        """(slot, intended start, batch size) for the next batch that is due on a ready
+        connection, with the schedule and quota advanced; None when nothing is due."""
+        if not self.ready or self.quota == 0:
+            return None
+        schedule = self.schedule
+        if schedule.open_loop:
+            intended = schedule.due(now)
+            if intended is None:
+                return None
+            schedule.taken()
+        elif now < schedule.end:  # closed loop: due now
+            intended = now
+        else:
+            return None
+        quota, pipeline = self.quota, self.pipeline
+        if quota < 0:
+            size = pipeline
+        else:
+            size = pipeline if quota >= pipeline else quota
+            self.quota = quota - size
+        return self.ready.popleft(), intended, size
+
+    def _encode_batch(self, slot: Slot, size: int, stats: CommandStats) -> tuple[list, list]:
+        """(commands, their encodings) for a batch of `size` operations, its request
+        bytes counted. With transaction = true, MULTI/EXEC wrap it (commands of their own,
+        not operations)."""
         workload = self.workload
-        next_command = workload.next_command
-        prepacked = getattr(workload, "prepacked", False)
-        next_packed = workload.next_packed if prepacked else None
-        pack = hiredis.pack_command
-        ready = self.ready
-        pipeline, schedule = self.pipeline, self.schedule
-        open_loop, end = schedule.open_loop, schedule.end
-        ring, warmup_end = self.ring, self.clock.warmup_end
-        while ready and self.quota != 0:
-            if open_loop:
-                intended = schedule.due(now)
-                if intended is None:
-                    break
-                schedule.taken()
-            elif now < end:  # closed loop: due now (Schedule.due, without the call)
-                intended = now
+        workload.connection = slot.number
+        if getattr(workload, "prepacked", False):  # (name, encoded bytes) made at start
+            batch = [workload.next_packed() for _ in range(size)]
+            packed = [command[1] for command in batch]
+        else:
+            next_command = workload.next_command
+            if self.transaction:
+                workload.begin_batch()
+                batch = [MULTI, *[next_command() for _ in range(size)], EXEC]
             else:
+                batch = [next_command() for _ in range(size)]
+            packed = [hiredis.pack_command(command) for command in batch]
+        sent = stats.bytes_sent
+        for command, data in zip(batch, packed):
+            sent[command[0]] += len(data)
+        return batch, packed
+
+    def _send_due(self, now: float) -> None:
+        ring, pipeline, warmup_end = self.ring, self.pipeline, self.clock.warmup_end
+        while True:
+            due = self._take_due(now)
+            if due is None:
                 break
-            slot = ready.popleft()
-            quota = self.quota
-            if quota < 0:
-                size = pipeline
-            else:
-                size = pipeline if quota >= pipeline else quota
-                self.quota = quota - size
+            slot, intended, size = due
+            # An operation belongs to the results when its intended start is after warmup.
+            measured = intended >= warmup_end
+            stats = self.stats if measured else self.warmup
             if ring is not None and size == pipeline:
-                # A batch prepared ahead of time: one write, accounting per command name.
+                # A batch prepared ahead of time: one lookup, accounting per command name.
                 batch = ring[self.ring_next]
                 self.ring_next = (self.ring_next + 1) % len(ring)
-                measured = intended >= warmup_end
-                stats = self.stats if measured else self.warmup
                 sent = stats.bytes_sent
                 for name, count in batch.sent:
                     sent[name] += count
-                try:
-                    slot.sock.sendall(batch.data)
-                except OSError as exc:
-                    self._fail_batch(slot, [(name,) for name in batch.names], exc, now, stats)
-                    continue
-                slot.batch = batch
-                slot.position = 0
-                slot.measured = measured
-                slot.started = intended
-                slot.sent_at = now
-                self.in_flight += 1
-                continue
-            workload.connection = slot.number
-            if prepacked:  # (name, encoded bytes) made when the process started
-                batch = [next_packed() for _ in range(size)]
-                packed = [command[1] for command in batch]
+                data = batch.data
             else:
-                batch = [next_command() for _ in range(size)]
-                if self.transaction:  # MULTI/EXEC are commands of their own, not operations
-                    batch = [MULTI, *batch, EXEC]
-                packed = [pack(command) for command in batch]
-            # An operation belongs to the results when its intended start is after warmup.
-            measured = intended >= self.clock.warmup_end
-            stats = self.stats if measured else self.warmup
-            sent = stats.bytes_sent
-            for command, data in zip(batch, packed):
-                sent[command[0]] += len(data)
+                batch, packed = self._encode_batch(slot, size, stats)
+                data = b"".join(packed)
             try:
                 # One write per batch, straight to the socket: going through redis-py
                 # (a sendall per chunk, a host string per call) dominated the profiles.
-                slot.sock.sendall(b"".join(packed))
+                slot.sock.sendall(data)
             except OSError as exc:
-                self._fail_batch(slot, batch, exc, now, stats)
+                commands = [(name,) for name in batch.names] if type(batch) is PreparedBatch else batch
+                self._fail_batch(slot, commands, exc, now, stats)
                 continue
             slot.batch = batch
             slot.position = 0

@@ -23,7 +23,7 @@ from harness.lifecycle import die_with_parent, set_process_name
 from harness.messages import Delta, Preloaded, ProcessEnded, RunEnded
 from harness.plan import Plan
 from harness.resources import ProcessMonitor, ServerSampler
-from harness.results import pubsub_block, summary_table, write_json_atomic
+from harness.results import cluster_block, pubsub_block, summary_table, write_json_atomic
 from harness.result_document import build_document
 from harness.series import SeriesPoint
 from harness.settings import RunConfig
@@ -258,10 +258,10 @@ def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view: "live.
     view.close()
     print(live.summary_line(state, seconds), flush=True)
     print(summary_table(state.totals, seconds, pubsub), flush=True)
-    if state.totals.nodes:
-        total = sum(state.totals.nodes.values())
-        shares = ", ".join(f"{node} {n / total:.1%}" for node, n in sorted(state.totals.nodes.items()))
-        moved, ask = state.totals.redirections["MOVED"], state.totals.redirections["ASK"]
+    if ctx.endpoint.cluster:
+        cluster = cluster_block(state.totals)
+        shares = ", ".join(f"{node} {entry['share']:.1%}" for node, entry in cluster["nodes"].items())
+        moved, ask = cluster["redirections"]["MOVED"], cluster["redirections"]["ASK"]
         print(f"cluster: operations per master: {shares}; redirections followed: MOVED {moved:,}, ASK {ask:,}",
               flush=True)
     for entry in disruptions.report(state.disruptions, state.start):

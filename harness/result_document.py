@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from harness import __version__, disruptions
-from harness.results import all_stats, harness_block
+from harness.results import all_stats, cluster_block, harness_block
 from harness.settings import KEYS
 
 
@@ -39,12 +39,7 @@ def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: d
     block["samples"] = state.resources
     block["disruptions"] = disruptions.report(state.disruptions, state.start)
     if ctx.endpoint.cluster:
-        totals = state.totals
-        block["cluster"] = {
-            "nodes": {node: {"count": n, "share": round(n / max(1, sum(totals.nodes.values())), 4)}
-                      for node, n in sorted(totals.nodes.items())},
-            "redirections": {"MOVED": totals.redirections["MOVED"], "ASK": totals.redirections["ASK"]},
-        }
+        block["cluster"] = cluster_block(state.totals)
     if pubsub is not None:
         block["pubsub"] = pubsub
     if state.preload.total:

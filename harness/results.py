@@ -43,6 +43,15 @@ def harness_block(stats: CommandStats, elapsed: float, status: int, reason: str)
     }
 
 
+def cluster_block(stats: CommandStats) -> dict:
+    """Operations answered by each master, with shares, and the redirections followed."""
+    total = max(1, sum(stats.nodes.values()))
+    return {
+        "nodes": {node: {"count": n, "share": round(n / total, 4)} for node, n in sorted(stats.nodes.items())},
+        "redirections": {"MOVED": stats.redirections["MOVED"], "ASK": stats.redirections["ASK"]},
+    }
+
+
 def write_json_atomic(path: str, document: dict) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, temporary = tempfile.mkstemp(prefix=".harness-result-", dir=directory)

@@ -97,7 +97,7 @@ class Workload:
         return self.key_at(self.keys.next_index(), family)
 
     def begin_batch(self) -> None:
-        """Called by the cluster loop before each batch of a transaction workload."""
+        """Called by the engine before each MULTI/EXEC batch (pipeline: picks the hash tag)."""
 
     def next_command(self) -> tuple:
         raise NotImplementedError
