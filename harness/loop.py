@@ -213,11 +213,9 @@ class ThreadLoop:
         self.last_reply = 0.0
         self.down_since: float | None = None
         self.master_moves = 0  # the last Control.master_moves acted on
-        # Workloads that prepare whole batches (high_throughput): drawn now, not timed.
-        self.ring: list[PreparedBatch] | None = None
+        # Workloads that prepared whole batches before the start (high_throughput).
+        self.ring: list[PreparedBatch] | None = getattr(workload, "ring", None)
         self.ring_next = 0
-        if getattr(workload, "batched", False):
-            self.ring = workload.prepare_batches(pipeline)
         self.moving: set[Slot] = set()  # busy connections to reopen once their batch is in
 
     # -- the loop -------------------------------------------------------------------

@@ -99,6 +99,17 @@ def _run(ctx: ClientContext) -> None:
                                     config.pattern_subscribe, None, control, outbox,
                                     thread=ctx.plan.threads_per_process)
         subscriber.subscribe_all()
+    shares = ctx.plan.shares_of(ctx.index)
+    # Each thread's workload, and its ring of prepared batches where it has one, made
+    # before the start signal: preparing them is not part of the timed run.
+    workloads = [make_workload(ctx, share) for share in shares]
+    for workload in workloads:
+        if getattr(workload, "batched", False):
+            workload.prepare_batches(config.pipeline)
+    # Everything made so far (prepared commands and batches, key caches) lives for the
+    # whole run: keep it out of the garbage collector's scans, which otherwise walk
+    # hundreds of thousands of objects now and then in the middle of the load.
+    gc.freeze()
     ctx.control.put(("ready", ctx.index))
     while not ctx.start_at.value:
         if ctx.stop.value:
@@ -111,7 +122,6 @@ def _run(ctx: ClientContext) -> None:
         deadline=start + config.duration if config.duration else float("inf"),
         warmup_end=start + config.warmup,
     )
-    shares = ctx.plan.shares_of(ctx.index)
     for share in shares:  # the ramp: each connection joins at its planned second
         for index, after in zip(share.connections, share.activation):
             slots[index].active_at = start + after
@@ -119,7 +129,7 @@ def _run(ctx: ClientContext) -> None:
     loop_class = ClusterThreadLoop if ctx.endpoint.cluster else ThreadLoop
     loops = [
         loop_class(
-            [slots[index] for index in share.connections], make_workload(ctx, share), config.pipeline,
+            [slots[index] for index in share.connections], workload, config.pipeline,
             share.quota, share.rate, clock, control, outbox, outage_budget,
             offset=_stagger(share, ctx.plan, config), thread=share.thread,
             sample_ratio=config.trace_sample_ratio if config.otlp_endpoint else 0.0,
@@ -130,12 +140,8 @@ def _run(ctx: ClientContext) -> None:
             reply_timeout=config.socket_timeout,
             **({"topology": Topology(ctx.endpoint)} if ctx.endpoint.cluster else {}),
         )
-        for share in shares
+        for share, workload in zip(shares, workloads)
     ]
-    # Everything made so far (prepared commands and batches, key caches) lives for the
-    # whole run: keep it out of the garbage collector's scans, which otherwise walk
-    # hundreds of thousands of objects now and then in the middle of the load.
-    gc.freeze()
     errors: list[BaseException] = []
     watch = None
     if ctx.endpoint.sentinels:

@@ -41,12 +41,14 @@ class HighThroughput(Workload):
         if self.prepacked:
             self._gets, self._sets = self._prepared(self.values.next_value())
         self.batched = self.prepacked and self.config.key_distribution != "sequential"
+        self.ring: list[PreparedBatch] | None = None  # set by prepare_batches
 
-    def prepare_batches(self, size: int) -> list[PreparedBatch]:
-        """This thread's ring of batches of `size` operations, which the engine sends
-        in turn; drawn before the run starts, so the drawing is not timed."""
+    def prepare_batches(self, size: int) -> None:
+        """Draw this thread's ring of batches of `size` operations, which the engine
+        sends in turn; the client process calls this before the start signal."""
         operations = min(max(2 * self.config.keyspace, RING_MINIMUM), RING_LIMIT)
-        return [PreparedBatch([self.next_packed() for _ in range(size)]) for _ in range(max(1, operations // size))]
+        self.ring = [PreparedBatch([self.next_packed() for _ in range(size)])
+                     for _ in range(max(1, operations // size))]
 
     def _prepared(self, value: bytes) -> tuple[list[bytes], list[bytes]]:
         """Every GET and SET, encoded once per process (workloads are built before the
