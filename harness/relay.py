@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import time
 
-from harness.loop import Control, Report
+from harness.coordination import Control, Report
 from harness.messages import Delta, ProcessEnded
 from harness.stats import CommandStats
 

@@ -19,10 +19,13 @@ READ_COMMANDS = frozenset({"GET", "HGET", "ZSCORE", "LINDEX", "GETEX", "HMGET"})
 
 
 def command_block(stats: CommandStats, name: str) -> dict:
-    block = {"count": stats.count_of(name), "errors": stats.errors_of(name)}
+    block = {"count": stats.count_of(name), "errors": stats.errors_of(name),
+             "indeterminate": stats.indeterminate_of(name)}
     if name in READ_COMMANDS and stats.ok[name]:
         block["hit_rate"] = round(1 - stats.nulls[name] / stats.ok[name], 6)
     block["latency"] = histogram.summary_ms(stats.latency_of(name))
+    if name in stats.service:  # from the write to the reply: latency less queueing behind the schedule
+        block["service_time"] = histogram.summary_ms(stats.service[name])
     return block
 
 
@@ -34,6 +37,10 @@ def harness_block(stats: CommandStats, elapsed: float, status: int, reason: str)
             "count": stats.total,
             "errors": stats.total_errors,
             "errors_by_type": stats.errors_by_type(),
+            # Written on a connection that failed before the reply: the server may or
+            # may not have run them.
+            "indeterminate": stats.total_indeterminate,
+            "indeterminate_by_cause": stats.indeterminate_by_type(),
             "ops_per_sec": round(stats.total / elapsed, 3) if elapsed > 0 else 0.0,
             "seconds": round(elapsed, 3),
             "batches": stats.batches,
@@ -104,6 +111,10 @@ def summary_table(stats: CommandStats, seconds: float, pubsub: dict | None = Non
             f"{summary.get('p99_ms', 0):>8.3f} {summary.get('p99.9_ms', 0):>9.3f} {summary.get('max_ms', 0):>8.3f} "
             f"{hits:>7}"
         )
+    if stats.total_indeterminate:
+        causes = ", ".join(f"{cause} {n:,}" for cause, n in sorted(stats.indeterminate_by_type().items()))
+        rows.append(f"indeterminate: {stats.total_indeterminate:,} operations written on connections that failed "
+                    f"before replying ({causes}); the server may or may not have run them")
     if pubsub is not None:
         latency = pubsub["latency"]
         rows.append(
