@@ -37,11 +37,15 @@ class Preloaded:
 @dataclass
 class ProcessEnded:
     """A client process finished cleanly; `last_reply` is when its last reply came in,
-    `cpu_seconds` the CPU time the whole process used (all its threads)."""
+    `cpu_seconds` the CPU time the process used (all its threads) from the start of the
+    load, `setup_cpu_seconds` before it (connecting, encoding keys and values),
+    `max_rss_mb` its peak resident memory."""
 
     process: int
     last_reply: float
     cpu_seconds: float = 0.0
+    setup_cpu_seconds: float = 0.0
+    max_rss_mb: float = 0.0
 
 
 @dataclass

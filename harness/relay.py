@@ -10,6 +10,7 @@ subscriber thread when the publishers are done.
 from __future__ import annotations
 
 import queue
+import resource
 import time
 
 from harness.coordination import Control, Report
@@ -19,9 +20,11 @@ from harness.stats import CommandStats
 DELTA_EVERY = 1.0
 
 
-def relay(ctx, workers: list, subscriber, outbox: queue.SimpleQueue, control: Control, metrics=None) -> None:
+def relay(ctx, workers: list, subscriber, outbox: queue.SimpleQueue, control: Control, metrics=None,
+          cpu_at_start: float = 0.0) -> None:
     """Every DELTA_EVERY seconds ask the threads for their figures and send the reporter
-    one Delta that merges them; the last one once every thread is done."""
+    one Delta that merges them; the last one once every thread is done.
+    `cpu_at_start`: the process's CPU time when the load began."""
     threads = workers + ([subscriber] if subscriber else [])
     latest: dict[int, Report] = {}
     last_reply = 0.0
@@ -49,7 +52,9 @@ def relay(ctx, workers: list, subscriber, outbox: queue.SimpleQueue, control: Co
             metrics.add(delta)
         ctx.reports.put(delta)
         if done:
-            ctx.reports.put(ProcessEnded(ctx.index, last_reply, time.process_time()))
+            cpu = time.process_time()
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+            ctx.reports.put(ProcessEnded(ctx.index, last_reply, cpu - cpu_at_start, cpu_at_start, round(peak, 1)))
             return
 
 

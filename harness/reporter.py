@@ -74,7 +74,9 @@ class RunState:
     max_lag: float = 0.0
     connections: dict = field(default_factory=dict)  # process -> open connections
     last_reply: dict = field(default_factory=dict)  # process -> monotonic time
-    client_cpu: dict = field(default_factory=dict)  # process -> CPU seconds it used
+    client_cpu: dict = field(default_factory=dict)  # process -> CPU seconds it used during the load
+    clients: dict = field(default_factory=dict)  # process -> its ProcessEnded figures
+    reporter_cpu_at_start: float | None = None  # this process's CPU time at the first Delta
     resources: list = field(default_factory=list)  # per interval: processes and server
     ended: RunEnded | None = None
     start: float = 0.0
@@ -89,10 +91,15 @@ class RunState:
         elif isinstance(message, ProcessEnded):
             self.last_reply[message.process] = message.last_reply
             self.client_cpu[message.process] = message.cpu_seconds
+            self.clients[message.process] = {"cpu_seconds": round(message.cpu_seconds, 3),
+                                             "setup_cpu_seconds": round(message.setup_cpu_seconds, 3),
+                                             "max_rss_mb": message.max_rss_mb}
         elif isinstance(message, RunEnded):
             self.ended = message
 
     def _apply_delta(self, delta: Delta) -> None:
+        if self.reporter_cpu_at_start is None:
+            self.reporter_cpu_at_start = time.process_time()
         stats = delta.stats
         self.samples += stats.samples
         stats.samples = []
@@ -287,6 +294,7 @@ def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view: "live.
 
 
 def _ops_per_cpu_second(state: RunState) -> float:
-    """Measured operations per CPU second of the harness (client processes and this one)."""
-    cpu = sum(state.client_cpu.values()) + time.process_time()
+    """Measured operations per CPU second of the harness (client processes and this one)
+    while the load ran: setting up connections and encoding keys is left out."""
+    cpu = sum(state.client_cpu.values()) + time.process_time() - (state.reporter_cpu_at_start or 0.0)
     return state.totals.total / cpu if cpu > 0 else 0.0

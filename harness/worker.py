@@ -120,6 +120,7 @@ def _run(ctx: ClientContext) -> None:
         time.sleep(0.002)
     start = ctx.start_at.value
     time.sleep(max(0.0, start - time.monotonic()))  # every process begins at the same instant
+    cpu_at_start = time.process_time()
     clock = Clock(
         start=start,
         deadline=start + config.duration if config.duration else float("inf"),
@@ -160,7 +161,7 @@ def _run(ctx: ClientContext) -> None:
         from harness.metrics import ClientMetrics
 
         metrics = ClientMetrics()
-    relay(ctx, workers, subscriber_thread, outbox, control, metrics)
+    relay(ctx, workers, subscriber_thread, outbox, control, metrics, cpu_at_start)
     if watch is not None:
         watch.finished.set()
     if errors:
