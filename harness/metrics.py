@@ -7,7 +7,7 @@ forks, and nothing imports prometheus_client at module level: only the functions
 inside the processes that use them. When prometheus_port is 0 none of this runs.
 
 Metrics (base units, conventional names):
-  harness_operations_total{command,status}        status = ok | error
+  harness_operations_total{command,status}        status = ok | error | indeterminate
   harness_errors_total{command,error_type}
   harness_operation_duration_seconds{command}     histogram, 50 us .. 10 s
   harness_pubsub_messages_total{direction}        direction = published | received
@@ -75,6 +75,8 @@ class ClientMetrics:
         for (command, kind), count in stats.errors.items():
             self.operations.labels(command, "error").inc(count)
             self.errors.labels(command, kind).inc(count)
+        for (command, _), count in stats.indeterminate.items():  # written, never answered
+            self.operations.labels(command, "indeterminate").inc(count)
         for command in {*stats.latency, *(name for name, _ in stats.error_latency)}:
             self._observe_many(command, stats.latency_of(command))
         if stats.ok.get("PUBLISH"):

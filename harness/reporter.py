@@ -264,7 +264,7 @@ def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view: "live.
         state.ended = RunEnded(ExitStatus.FAILED_CHECK, reason, state.ended.failures)
     view.close()
     print(live.summary_line(state, seconds), flush=True)
-    print(summary_table(state.totals, seconds, pubsub), flush=True)
+    print(summary_table(state.totals, seconds, pubsub, paced=config.rate > 0), flush=True)
     if ctx.endpoint.cluster:
         cluster = cluster_block(state.totals)
         shares = ", ".join(f"{node} {entry['share']:.1%}" for node, entry in cluster["nodes"].items())

@@ -92,8 +92,10 @@ def pubsub_block(pubsub: PubSubStats, measured: CommandStats, warmup: CommandSta
     }
 
 
-def summary_table(stats: CommandStats, seconds: float, pubsub: dict | None = None) -> str:
-    """The final table on stdout: one row per command, then the totals."""
+def summary_table(stats: CommandStats, seconds: float, pubsub: dict | None = None, paced: bool = False) -> str:
+    """The final table on stdout: one row per command, then the totals. A paced run
+    adds each command's service time (write to reply), so queueing behind the schedule
+    can be told from the server's own time."""
     header = f"{'command':<10} {'ops':>12} {'ops/s':>11} {'errors':>8} {'p50 ms':>8} {'p99 ms':>8} " \
              f"{'p99.9 ms':>9} {'max ms':>8} {'hits':>7}"
     rows = [header]
@@ -111,6 +113,15 @@ def summary_table(stats: CommandStats, seconds: float, pubsub: dict | None = Non
             f"{summary.get('p99_ms', 0):>8.3f} {summary.get('p99.9_ms', 0):>9.3f} {summary.get('max_ms', 0):>8.3f} "
             f"{hits:>7}"
         )
+    if paced:
+        for name in stats.commands():
+            service = histogram.summary_ms(stats.service.get(name, {}))
+            if service:
+                rows.append(f"{name + ' svc':<10} {'':>12} {'':>11} {'':>8} {service.get('p50_ms', 0):>8.3f} "
+                            f"{service.get('p99_ms', 0):>8.3f} {service.get('p99.9_ms', 0):>9.3f} "
+                            f"{service.get('max_ms', 0):>8.3f}")
+        rows.append("(svc: service time, from the write to the reply; the rows above count from each "
+                    "operation's intended start)")
     if stats.total_indeterminate:
         causes = ", ".join(f"{cause} {n:,}" for cause, n in sorted(stats.indeterminate_by_type().items()))
         rows.append(f"indeterminate: {stats.total_indeterminate:,} operations written on connections that failed "

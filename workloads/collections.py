@@ -11,6 +11,8 @@ head and arguments put together.
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 
 from workloads.base import Drawn, Workload, bulk, head
@@ -66,33 +68,34 @@ class ListOperations(_ShapedWorkload):
 
     def __init__(self, spec):
         super().__init__(spec)
-        self._lengths: dict[int, int] = {}
+        self._lengths: collections.defaultdict[int, int] = collections.defaultdict(int)  # owned lists
         self._limit = self.config.list_max_length
         self._heads = [head("LPUSH", 2), head("RPOP", 1), head("LLEN", 1)]
 
     def draw(self, n: int) -> Drawn:
         indexes = self.keys.draw(n)
-        draws = self.rng.random(n).tolist()
-        keys = self._names.bulks(indexes)
-        values = self.values.draw(n)
+        draws = self.rng.random(n)
+        ids = np.full(n, 2, dtype=np.int64)  # LLEN unless decided otherwise below
+        changes = np.flatnonzero(draws >= 0.2)
+        # Push or pop depends on the list's length at that moment, so it is decided one
+        # operation at a time (LLEN, a fifth of them, needs no decision).
         lengths, limit = self._lengths, self._limit
-        push, pop, llen = self._heads
-        ids: list[int] = []
-        commands: list[bytes] = []
-        for index, draw, key, value in zip(indexes.tolist(), draws, keys, values):
-            if draw < 0.2:
-                ids.append(2)
-                commands.append(llen + key)
-                continue
-            length = lengths.get(index, 0)
-            if (draw < 0.6 and length < limit) or length == 0:
+        pushes = []
+        append = pushes.append
+        for index, wants_push in zip(indexes[changes].tolist(), (draws[changes] < 0.6).tolist()):
+            length = lengths[index]
+            if (wants_push and length < limit) or not length:
                 lengths[index] = length + 1
-                ids.append(0)
-                commands.append(push + key + value)
+                append(0)
             else:
                 lengths[index] = length - 1
-                ids.append(1)
-                commands.append(pop + key)
+                append(1)
+        ids[changes] = pushes
+        keys = self._names.bulks(indexes)
+        values = self.values.draw(n)
+        heads = self._heads
+        commands = [heads[0] + key + value if i == 0 else heads[i] + key
+                    for i, key, value in zip(ids.tolist(), keys, values)]
         return Drawn(ids, commands, self._names.names(indexes) if self.spec.cluster else None)
 
     def preload_commands(self, index: int) -> list[tuple]:
