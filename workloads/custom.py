@@ -125,7 +125,7 @@ class Custom(Workload):
             return _Placeholder(lambda n, indexes: names.names(indexes), lambda n, indexes: names.bulks(indexes))
         if kind == "value":
             values = self.values
-            return _Placeholder(lambda n, indexes: [values.values[p] for p in values.picks(n)],
+            return _Placeholder(lambda n, indexes: [values.value(p) for p in values.picks(n)],
                                 lambda n, indexes: values.draw(n))
         if kind in ("member", "field"):
             words = self._members if kind == "member" else self._fields

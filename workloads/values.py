@@ -1,8 +1,8 @@
 """Prepared values: random bytes made once, picked by the configured size mix.
 
-Values are cut from random bytes when the workload is built and kept encoded as RESP
-bulk strings, so the hot loop never creates a value; which one an operation uses is
-drawn many at a time.
+Values are cut from random bytes when the workload is built and kept only encoded, as
+RESP bulk strings, so the hot loop never creates a value (and a large value is held
+once); which one an operation uses is drawn many at a time.
 """
 
 from __future__ import annotations
@@ -17,18 +17,17 @@ VALUES_PER_CHOICE = 64
 
 class ValuePool:
     def __init__(self, choices: tuple[SizeChoice, ...], rng: np.random.Generator):
-        values: list[bytes] = []
+        bulks: list[bytes] = []
         weights: list[float] = []
         for choice in choices:
             count = 1 if choice.low == choice.high else VALUES_PER_CHOICE
             for size in rng.integers(choice.low, choice.high + 1, count).tolist():
-                values.append(rng.bytes(size))
+                bulks.append(b"$%d\r\n%b\r\n" % (size, rng.bytes(size)))
                 weights.append(choice.weight / count)
-        self.values = values
-        self.bulks = [b"$%d\r\n%b\r\n" % (len(value), value) for value in values]
-        self.largest = max(len(value) for value in values)
+        self.bulks = bulks
+        self.largest = max(choice.high for choice in choices)
         self._rng = rng
-        self._single = self.bulks[0] if len(values) == 1 else None
+        self._single = bulks[0] if len(bulks) == 1 else None
         cumulative = np.cumsum(weights)
         self._cumulative = cumulative / cumulative[-1]
 
@@ -40,15 +39,18 @@ class ValuePool:
         return [bulks[pick] for pick in self.picks(n)]
 
     def picks(self, n: int) -> list[int]:
-        """n value numbers (indexes into values and bulks), by the configured weights."""
-        if len(self.values) == 1:
+        """n value numbers (indexes into bulks), by the configured weights."""
+        if len(self.bulks) == 1:
             return [0] * n
         picks = np.searchsorted(self._cumulative, self._rng.random(n), side="right")
-        return np.minimum(picks, len(self.values) - 1).tolist()
+        return np.minimum(picks, len(self.bulks) - 1).tolist()
+
+    def value(self, pick: int) -> bytes:
+        """Value number `pick`, not encoded (a copy: for preload and templates that embed
+        a value in a longer argument)."""
+        encoded = self.bulks[pick]
+        return encoded[encoded.index(b"\r\n") + 2:-2]
 
     def next_value(self) -> bytes:
-        """One raw value (preload)."""
-        if len(self.values) == 1:
-            return self.values[0]
-        pick = int(np.searchsorted(self._cumulative, self._rng.random(), side="right"))
-        return self.values[min(pick, len(self.values) - 1)]
+        """One value, not encoded (preload)."""
+        return self.value(self.picks(1)[0])

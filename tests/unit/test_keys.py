@@ -99,9 +99,9 @@ def test_owned_keys_are_disjoint_per_thread():
 
 def test_weighted_value_sizes():
     pool = ValuePool(config(value_size="32:70,1024:25,65536:5").value_size, rng(6))
-    sizes = Counter(len(pool.values[pick]) for pick in pool.picks(20_000))
+    sizes = Counter(len(pool.value(pick)) for pick in pool.picks(20_000))
     assert set(sizes) == {32, 1024, 65536}
     assert abs(sizes[32] / 20_000 - 0.70) < 0.02 and abs(sizes[65536] / 20_000 - 0.05) < 0.01
     ranged = ValuePool(config(value_size="100-200").value_size, rng(7))
-    lengths = {len(ranged.values[pick]) for pick in ranged.picks(2_000)}
+    lengths = {len(ranged.value(pick)) for pick in ranged.picks(2_000)}
     assert min(lengths) >= 100 and max(lengths) <= 200 and len(lengths) > 20
