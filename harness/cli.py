@@ -36,8 +36,8 @@ EXIT_TEXT = """\
 Exit status:
   0    success
   1    a threshold failed (run); the target could not be reached (test-connection)
-  2    bad configuration or usage
-  3    the target was unreachable or the run failed
+  2    bad configuration or usage, or a pre-flight check refused the run before any load
+  3    the target was unreachable or the run failed (a client or the reporter died or hung)
   130  stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM"""
 
 
