@@ -3,7 +3,9 @@
 Runs in the harness's main process. Before it forks it holds no socket, thread, lock
 or OpenTelemetry object: the pre-flight connection is closed, the embedded server is a
 child process, and the queues and events it creates are the multiprocessing ones that
-are meant to be shared. With the fork start method (set explicitly) it starts one
+are meant to be shared. The one exception is the /metrics listening socket, bound
+before anything else so a port in use fails the run first: it is meant for the
+reporter, and closed here right after the reporter's fork, before the clients'. With the fork start method (set explicitly) it starts one
 reporter process and `client_instances` client processes, waits until every client is
 connected, then releases them together.
 
