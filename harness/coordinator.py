@@ -293,6 +293,7 @@ class Supervisor:
                 return False
             if time.monotonic() > deadline:
                 self.failures.append(f"client processes were not connected and prepared within {budget:.0f} s")
+                log.error("%s; stopping the run", self.failures[-1])
                 return False
             try:
                 message = control.get(timeout=POLL)
