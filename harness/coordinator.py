@@ -184,11 +184,11 @@ class Supervisor:
             # Nobody reads the queue now: never wait at exit to flush into a full pipe.
             reports.cancel_join_thread()
         if not done.value:
-            status = self._without_reporter(reporter, status, reason)
+            return self._without_reporter(reporter, status, reason)
+        # The summary and result file are out; what happens to the reporter afterwards
+        # (killed while /metrics lingers, say) does not change what they say.
         if status == ExitStatus.OK and reporter.exitcode == ExitStatus.FAILED_CHECK:
             status = ExitStatus.FAILED_CHECK  # a threshold failed: the reporter said so and why
-        elif reporter.exitcode not in (0, None) and status == ExitStatus.OK:
-            status = ExitStatus.RUN_FAILED
         return status
 
     def _without_reporter(self, reporter, status: ExitStatus, reason: str) -> ExitStatus:
