@@ -18,7 +18,7 @@ from docopt import DocoptExit, docopt
 from harness import __version__
 from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped
 from harness.logfile import SharedRotatingFileHandler
-from harness.redact import has_credentials
+from harness.redact import has_credentials, mask_text
 from harness.metrics import is_loopback
 from harness.settings import KEYS, KEYS_BY_NAME, SECTIONS, RunConfig, resolve
 
@@ -187,14 +187,14 @@ def main(argv: list[str] | None = None, out=None, env=None) -> int:
     try:
         return _main(argv, out, env)
     except HarnessError as exc:
-        print(f"harness: error: {exc}", file=sys.stderr)
+        print(f"harness: error: {mask_text(str(exc))}", file=sys.stderr)
         if _debug(argv, env):
             traceback.print_exc()
         return exc.status
     except Stopped as stop:
         return stop.status
     except Exception as exc:  # noqa: BLE001 - the last guard before a traceback
-        print(f"harness: internal error: {type(exc).__name__}: {exc} "
+        print(f"harness: internal error: {type(exc).__name__}: {mask_text(str(exc))} "
               "(run with --log-level=debug for a traceback)", file=sys.stderr)
         if _debug(argv, env):
             traceback.print_exc()

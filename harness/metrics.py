@@ -29,7 +29,7 @@ import tempfile
 from harness.errors import ConfigError
 from harness.histogram import value_of
 from harness.messages import Delta
-from harness.redact import mask_url, strip_credentials
+from harness.redact import mask_text, mask_url, strip_credentials
 
 log = logging.getLogger("harness")
 
@@ -221,7 +221,7 @@ def push_metrics(url: str, run_id: str) -> None:
         push_to_gateway(bare, job="redis-harness", registry=registry, timeout=PUSH_TIMEOUT, handler=handler,
                         grouping_key={"instance": socket.gethostname(), "run_id": run_id})
     except Exception as exc:  # noqa: BLE001 - reported, then the run ends as it would have
-        reason = mask_url(str(getattr(exc, "reason", None) or exc)).replace(password or "\0", "***")
+        reason = mask_text(str(getattr(exc, "reason", None) or exc)).replace(password or "\0", "***")
         log.warning("push to the Pushgateway at %s failed: %s; the run's result is unaffected", shown, reason)
         return
     log.info("pushed the run's metrics to the Pushgateway at %s", shown)

@@ -39,6 +39,15 @@ def mask_url(text: str) -> str:
     return text[:start] + shown + text[end:]
 
 
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def mask_text(text: str) -> str:
+    """Every URL inside free text (an exception message, a library's log line) masked;
+    a URL ends at whitespace or a quote."""
+    return _URL_IN_TEXT.sub(lambda match: mask_url(match.group(0)), text or "")
+
+
 def has_credentials(text: str) -> bool:
     return mask_url(text) != text
 

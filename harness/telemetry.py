@@ -27,7 +27,7 @@ import time
 
 from harness.histogram import value_of
 from harness.metrics import DURATION_BUCKETS
-from harness.redact import mask_url, strip_credentials
+from harness.redact import mask_text, mask_url, strip_credentials
 from harness.stats import CommandStats
 
 log = logging.getLogger("harness")
@@ -47,7 +47,7 @@ class _Reasons(logging.Handler):
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        text = mask_url(record.getMessage())
+        text = mask_text(record.getMessage())
         if self.secret:
             text = text.replace(self.secret, "***")
         self.lines.append(" ".join(text.split())[:300])
@@ -145,7 +145,7 @@ class Telemetry:
             ok = getattr(self.exporter.export(data), "name", "SUCCESS") == "SUCCESS"
             reason = "" if ok else self.reasons.take()
         except Exception as exc:  # noqa: BLE001 - telemetry must not end a run
-            ok, reason = False, mask_url(str(exc))
+            ok, reason = False, mask_text(str(exc))
         if not ok and not self.failing:
             log.warning("OTLP export to %s failed: %s; the run goes on and its result file is unaffected",
                         self.shown_endpoint, reason)

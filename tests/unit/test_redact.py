@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.redact import has_credentials, mask_url, strip_credentials
+from harness.redact import has_credentials, mask_text, mask_url, strip_credentials
 
 
 @pytest.mark.parametrize("text, masked", [
@@ -24,3 +24,9 @@ def test_mask_url(text, masked):
 def test_strip_credentials_decodes_them():
     assert strip_credentials("http://u%40x:p%2Fw%25@gw:9091/x") == ("http://gw:9091/x", "u@x", "p/w%")
     assert strip_credentials("http://gw:9091") == ("http://gw:9091", "", "")
+
+
+def test_urls_inside_text_are_masked():
+    text = "push to http://gate:s3/cr@t@gw:9091/metrics failed ('redis://u:pw@h:1' refused)"
+    assert mask_text(text) == "push to http://gate:***@gw:9091/metrics failed ('redis://u:***@h:1' refused)"
+    assert mask_text("no url here") == "no url here"
