@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 import threading
 import time
 
@@ -37,6 +38,9 @@ EXPORT_TIMEOUT = 5.0  # seconds the exporter may spend on one export, retries in
 CLOSE_WAIT = 5.0  # seconds close() waits for the last export and the span flush
 
 
+_TRANSIENT = re.compile(r"Transient error (.*) encountered while exporting", re.DOTALL)
+
+
 class _Reasons(logging.Handler):
     """Keeps the OpenTelemetry SDK's own log lines (why an export failed) for our one
     warning, instead of letting them reach stderr unmasked through logging's last resort."""
@@ -50,7 +54,9 @@ class _Reasons(logging.Handler):
         text = mask_text(record.getMessage())
         if self.secret:
             text = text.replace(self.secret, "***")
-        self.lines.append(" ".join(text.split())[:300])
+        # "Transient error X encountered while exporting metrics batch, retrying in 1s.": keep X
+        transient = _TRANSIENT.match(text)
+        self.lines.append(" ".join((transient.group(1) if transient else text).split())[:300])
 
     def take(self) -> str:
         lines, self.lines = self.lines, []
