@@ -5,9 +5,10 @@ or OpenTelemetry object: the pre-flight connection is closed, the embedded serve
 child process, and the queues and events it creates are the multiprocessing ones that
 are meant to be shared. The one exception is the /metrics listening socket, bound
 before anything else so a port in use fails the run first: it is meant for the
-reporter, and closed here right after the reporter's fork, before the clients'. With the fork start method (set explicitly) it starts one
-reporter process and `client_instances` client processes, waits until every client is
-connected, then releases them together.
+reporter, and closed here right after the reporter's fork, before the clients'. With
+the fork start method (set explicitly) it starts one reporter process and
+`client_instances` client processes, waits until every client is connected, then
+releases them together.
 
 Stopping: a deadline or request quota ends the clients by themselves. SIGINT/SIGTERM
 set the stop flag: clients finish in-flight operations and send their last figures;
@@ -51,7 +52,7 @@ from harness.reporter import ReporterContext, reporter_main
 from harness.results import harness_block, write_result
 from harness.settings import RunConfig
 from harness.stats import CommandStats
-from harness.supervision import Fallback, Heartbeats
+from harness.supervision import Fallback, Heartbeats, how_it_ended
 from harness.telemetry import CLOSE_WAIT
 from harness.target import Endpoint, connect, explain_failure, open_target
 from harness.worker import ClientContext, client_main
@@ -196,7 +197,7 @@ class Supervisor:
         what the coordinator knows instead (see harness/supervision.py)."""
         if reporter.exitcode == ExitStatus.RUN_FAILED:
             return ExitStatus.RUN_FAILED  # it said why (the result file could not be written)
-        text = f"reporter process (pid {reporter.pid}) {_how_it_ended(reporter.exitcode)}"
+        text = f"reporter process (pid {reporter.pid}) {how_it_ended(reporter.exitcode)}"
         if not any(failure.startswith("reporter process") for failure in self.failures):
             log.error("%s before it wrote the results", text)
             self.failures.append(text)
@@ -238,8 +239,12 @@ class Supervisor:
             self._check_reporter(reporter, stop)
             self._check_heartbeats(clients, now)
             if stop_since is None and now >= deadline:
-                log.warning("duration %g s is over and %d client processes are still sending (the rate "
-                            "cannot be met?): stopping them", self.config.duration, len(live))
+                sending = [index for index, client in enumerate(clients)
+                           if client.exitcode is None and index not in self.heartbeats.finished]
+                if sending:
+                    log.warning("duration %g s is over but client processes are still sending (%s; a rate "
+                                "that cannot be met?): stopping them", self.config.duration,
+                                ", ".join(map(str, sending)))
                 stop.value = max(stop.value, STOP)
                 stop_since, kill_after = now, self.config.socket_timeout + STOP_GRACE
             if stop_since is None and (self.failures or self.signalled):
@@ -253,7 +258,7 @@ class Supervisor:
     def _check_reporter(self, reporter, stop) -> None:
         if reporter.exitcode is None or stop.value == REPORTER_GONE:
             return
-        text = f"reporter process (pid {reporter.pid}) {_how_it_ended(reporter.exitcode)}"
+        text = f"reporter process (pid {reporter.pid}) {how_it_ended(reporter.exitcode)}"
         log.error("%s; stopping the run", text)
         self.failures.append(text)
         stop.value = REPORTER_GONE
@@ -288,7 +293,7 @@ class Supervisor:
             if self.signalled or self.failures:
                 return False
             if reporter.exitcode is not None:
-                self.failures.append(f"reporter process (pid {reporter.pid}) {_how_it_ended(reporter.exitcode)}")
+                self.failures.append(f"reporter process (pid {reporter.pid}) {how_it_ended(reporter.exitcode)}")
                 log.error("%s; stopping the run", self.failures[-1])
                 return False
             if time.monotonic() > deadline:
@@ -314,7 +319,7 @@ class Supervisor:
             except queue.Empty:
                 return
             if message[0] == "delta":
-                self.heartbeats.seen(message[1], now)
+                self.heartbeats.seen(message[1], now, final=message[2].final)
                 self.fallback.add(message[2])
             elif message[0] == "failed":
                 self._record_failure(message)
@@ -334,7 +339,7 @@ class Supervisor:
                 self.marked_dead.add(client.pid)
             if code is None or code == 0:
                 continue
-            text = f"client process {index} (pid {client.pid}) {_how_it_ended(code)}"
+            text = f"client process {index} (pid {client.pid}) {how_it_ended(code)}"
             if not any(failure.startswith(f"client process {index}") for failure in self.failures) \
                     and not self.killed:
                 log.error("%s; stopping the run", text)
@@ -346,14 +351,6 @@ class Supervisor:
         if self.signalled:
             return self.signalled, f"stopped by {self.signalled.name}"
         return ExitStatus.OK, "completed"
-
-
-def _how_it_ended(code: int | None) -> str:
-    if code is None:
-        return "did not finish in time"
-    if code < 0:
-        return f"killed by {signal.Signals(-code).name}"
-    return f"exited with status {code}"
 
 
 def _end(processes, grace: float) -> None:

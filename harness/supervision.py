@@ -15,6 +15,7 @@ Pure apart from Fallback.write(), which prints and writes the file.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from harness.messages import Delta
@@ -32,18 +33,30 @@ class Heartbeats:
     def __init__(self, processes: int, timeout: float):
         self.timeout = timeout
         self.last: list[float | None] = [None] * processes  # None: not started yet
+        self.finished: set[int] = set()  # sent their final Delta: done sending, exiting
 
     def start(self, now: float) -> None:
         self.last = [now] * len(self.last)
 
-    def seen(self, index: int, now: float) -> None:
+    def seen(self, index: int, now: float, final: bool = False) -> None:
         if self.last[index] is not None:
             self.last[index] = now
+        if final:
+            self.finished.add(index)
 
     def silent(self, now: float, live: list[int]) -> list[tuple[int, float]]:
         """(index, seconds silent) of the live processes past the timeout."""
         return [(index, now - self.last[index]) for index in live
                 if self.last[index] is not None and now - self.last[index] > self.timeout]
+
+
+def how_it_ended(code: int | None) -> str:
+    """A process's exit code in words, for the line that names it."""
+    if code is None:
+        return "did not finish in time"
+    if code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exited with status {code}"
 
 
 class Fallback:

@@ -32,3 +32,13 @@ def test_the_fallback_merges_deltas_and_says_it_is_partial():
     assert block["totals"]["count"] == 24 and block["commands"]["GET"]["count"] == 20
     assert block["exit"]["status"] == 3 and block["exit"]["failures"]
     assert "reporter process died" in block["partial"] and block["run"]["run_id"] == "abcd1234"
+
+
+def test_final_deltas_are_remembered_and_exit_codes_named():
+    from harness.supervision import how_it_ended
+
+    beats = Heartbeats(2, timeout=5)
+    beats.start(0.0)
+    beats.seen(1, 1.0, final=True)
+    assert beats.finished == {1}
+    assert how_it_ended(-9) == "killed by SIGKILL" and how_it_ended(3) == "exited with status 3"
