@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 
 from harness.stats import CommandStats, PubSubStats
 
+# Values of the shared stop flag the coordinator sets for the client processes.
+STOP = 1  # stop sending, finish in-flight operations, send the last figures
+REPORTER_GONE = 2  # the same, and the reporter is dead: do not wait to flush its queue
+
 
 @dataclass
 class Delta:

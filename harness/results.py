@@ -6,8 +6,11 @@ This holds the "harness" block; the metrics issue adds memtier_benchmark's layou
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
+import sys
 import tempfile
 
 from harness import histogram
@@ -59,7 +62,21 @@ def cluster_block(stats: CommandStats) -> dict:
     }
 
 
+def write_result(path: str, document: dict) -> None:
+    """The result document to `path`, or to standard output when path is `-`."""
+    if path == "-":
+        json.dump(document, sys.stdout, indent=2, sort_keys=False)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        return
+    write_json_atomic(path, document)
+
+
 def write_json_atomic(path: str, document: dict) -> None:
+    """Write to a temporary file beside `path`, then rename it over `path` only when
+    `path` is absent or a regular file: a device (/dev/null), FIFO or directory at the
+    path is never replaced (pre-flight refuses those; this holds if one appears later)."""
+    _refuse_special(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, temporary = tempfile.mkstemp(prefix=".harness-result-", dir=directory)
     umask = os.umask(0)
@@ -69,10 +86,20 @@ def write_json_atomic(path: str, document: dict) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2, sort_keys=False)
             handle.write("\n")
+        _refuse_special(path)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _refuse_special(path: str) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise OSError(errno.EEXIST, "it exists and is not a regular file, so it is left as it is")
 
 
 def pubsub_block(pubsub: PubSubStats, measured: CommandStats, warmup: CommandStats, subscribers: int) -> dict:
