@@ -43,7 +43,7 @@ import redis
 from harness.cluster import cluster_client, cluster_masters
 from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped, TargetError
 from harness.keyspace import delete_keys, run_prefix
-from harness.messages import REPORTER_GONE, STOP, RunEnded
+from harness.messages import REPORTER_GONE, STOP, Failed, Heartbeat, Ready, RunEnded
 from harness.metrics import ENV as METRICS_ENV
 from harness.metrics import bind_listener, mark_dead, prepare_directory, push_metrics, remove_directory
 from harness.preflight import check_memory, check_output
@@ -305,9 +305,9 @@ class Supervisor:
             except queue.Empty:
                 self._check_exits(clients)
                 continue
-            if message[0] == "ready":
-                ready.add(message[1])
-            elif message[0] == "failed":
+            if isinstance(message, Ready):
+                ready.add(message.process)
+            elif isinstance(message, Failed):
                 self._record_failure(message)
         return True
 
@@ -318,15 +318,14 @@ class Supervisor:
                 message = control.get_nowait()
             except queue.Empty:
                 return
-            if message[0] == "delta":
-                self.heartbeats.seen(message[1], now, final=message[2].final)
-                self.fallback.add(message[2])
-            elif message[0] == "failed":
+            if isinstance(message, Heartbeat):
+                self.heartbeats.seen(message.process, now, final=message.delta.final)
+                self.fallback.add(message.delta)
+            elif isinstance(message, Failed):
                 self._record_failure(message)
 
-    def _record_failure(self, message) -> None:
-        _, index, reason = message
-        text = f"client process {index}: {reason}"
+    def _record_failure(self, message: Failed) -> None:
+        text = f"client process {message.process}: {message.reason}"
         if text not in self.failures:
             log.error("%s; stopping the run", text)
             self.failures.append(text)

@@ -59,3 +59,28 @@ class RunEnded:
     status: int
     reason: str
     failures: list[str] = field(default_factory=list)
+
+
+# From a client process to the coordinator (its control queue).
+@dataclass
+class Ready:
+    """Connected and prepared: waiting for the start signal."""
+
+    process: int
+
+
+@dataclass
+class Failed:
+    """The process is about to exit non-zero, for this reason."""
+
+    process: int
+    reason: str
+
+
+@dataclass
+class Heartbeat:
+    """A copy of a Delta for the coordinator: proof of life, and what it can write as
+    the result if the reporter dies."""
+
+    process: int
+    delta: Delta

@@ -23,14 +23,17 @@ from harness.errors import ConfigError
 
 STDOUT = "-"  # output = - writes the result document to standard output
 
-# What the client processes keep in memory (see workloads/keys.py and values.py):
-# encoded key names are cached up to KEY_CACHE_LIMIT per thread, each size choice of
-# value_size keeps one value (a fixed size) or VALUES_PER_CHOICE (a range) per thread,
-# and the zipfian distribution builds one cumulative table of 8 bytes per key per process.
-KEY_CACHE_LIMIT = 1_000_000
-VALUES_PER_CHOICE = 64
+# What the client processes keep in memory (see workloads/keys.py, values.py, base.py):
+# encoded key names per process and key family, the first LOW_KEYS of them whole and
+# the rest from a cached LOW_KEYS-entry table of low digits; each size choice of
+# value_size keeps one value (a fixed size) or VALUES_PER_CHOICE (a range) per thread;
+# each thread holds a block of drawn batches (BLOCK_BYTES, or one batch if bigger, with
+# each command once and the batch joined once more); the zipfian distribution builds
+# one cumulative table of 8 bytes per key per process; list_operations keeps a length
+# per list it has touched.
 BYTES_OVERHEAD = 33 + 8  # a bytes object's header, and its slot in the list holding it
 ZIPF_BYTES_PER_KEY = 8
+LIST_LENGTH_BYTES = 100  # a dict entry and its int
 # A result file is at most about this big (the reporter bounds its series and samples).
 RESULT_FILE_MAX = 10 * 2**20
 
@@ -97,22 +100,43 @@ def _kind(mode: int) -> str:
 
 def memory_needed(config, plan, prefix_length: int) -> dict[str, int]:
     """Bytes the client processes prepare, by part, summed over all processes."""
+    from workloads.base import BLOCK_BYTES
+    from workloads.keys import LOW_KEYS
+    from workloads.values import VALUES_PER_CHOICE
+
     threads, processes = plan.threads_per_process, plan.processes
-    keys = min(config.keyspace, KEY_CACHE_LIMIT)
-    key_bytes = keys * (BYTES_OVERHEAD + prefix_length + len(str(max(0, config.keyspace - 1))))
+    digits = len(str(max(0, config.keyspace - 1)))
+    names = min(config.keyspace, LOW_KEYS) * (BYTES_OVERHEAD + prefix_length + digits + 8)  # "$len\r\n" "\r\n"
+    if config.keyspace > LOW_KEYS:
+        names += LOW_KEYS * (BYTES_OVERHEAD + 8)
     value_bytes = 0
     for choice in config.value_size:
         count = 1 if choice.low == choice.high else VALUES_PER_CHOICE
         value_bytes += count * (BYTES_OVERHEAD + (choice.low + choice.high) // 2)
     largest = max(choice.high for choice in config.value_size)
-    batch_bytes = config.pipeline * (largest + prefix_length + 64)  # one encoded batch per thread
+    batch = config.pipeline * (largest + prefix_length + 64)
+    blocks = 2 * max(BLOCK_BYTES, batch)  # each command, and the batches joined
     zipf = config.keyspace * ZIPF_BYTES_PER_KEY if config.key_distribution == "zipfian" else 0
+    lists = config.keyspace * LIST_LENGTH_BYTES if config.workload == "list_operations" else 0
     return {
-        "key names": processes * threads * key_bytes,
+        "key names": processes * key_families(config) * names,
         "values": processes * threads * value_bytes,
-        "batches being encoded": processes * threads * batch_bytes,
+        "batches being encoded": processes * threads * blocks,
         "zipfian table": processes * zipf,
+        "list lengths": lists,
     }
+
+
+def key_families(config) -> int:
+    """How many key families (prefix + family + number) a workload names."""
+    if config.workload in ("basic_rw", "pipeline"):
+        return 2  # counters for INCR live apart
+    if config.workload == "custom":
+        import re
+
+        return max(1, len({match for template in config.commands
+                           for match in re.findall(r"\{key(?::([^{}]*))?\}", " ".join(template.words))}))
+    return 1
 
 
 def check_memory(config, plan, prefix_length: int, available: int | None = None) -> None:

@@ -18,7 +18,7 @@ import resource
 import time
 
 from harness.coordination import Control, Report
-from harness.messages import REPORTER_GONE, Delta, ProcessEnded
+from harness.messages import REPORTER_GONE, Delta, Heartbeat, ProcessEnded
 from harness.stats import CommandStats
 
 DELTA_EVERY = 1.0
@@ -55,7 +55,7 @@ def relay(ctx, workers: list, subscriber, outbox: queue.SimpleQueue, control: Co
         if metrics is not None:  # the same figures, to this process's Prometheus files
             metrics.add(delta)
         ctx.reports.put(delta)
-        ctx.control.put(("delta", ctx.index, delta))
+        ctx.control.put(Heartbeat(ctx.index, delta))
         if done:
             cpu = time.process_time()
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

@@ -10,7 +10,7 @@ after the fork. The process:
 4. runs one Driver (harness.driver) per worker thread and, about once a second, sends the reporter
    one Delta that merges its threads' reports;
 5. on stop, lets in-flight operations finish and sends its final Delta.
-Failures go to the coordinator as ("failed", process, reason) before a non-zero exit.
+Failures go to the coordinator as a Failed message before a non-zero exit.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from harness.coordination import Clock, Control
 from harness.driver import Driver, DriverSettings
 from harness.poller import Poller
 from harness.router import ClusterRouter, Connection, NodeRouter, cluster_connections
-from harness.messages import Preloaded
+from harness.messages import Failed, Preloaded, Ready
 from harness.relay import relay
 from harness.sentinel_watch import SentinelWatch
 from harness.subscriber import SubscriberLoop
@@ -83,7 +83,7 @@ def client_main(ctx: ClientContext) -> None:
         _run(ctx)
     except Exception as exc:  # noqa: BLE001 - reported to the coordinator, then exit non-zero
         reason = str(exc) if isinstance(exc, HarnessError) else explain_failure(exc)[0]
-        ctx.control.put(("failed", ctx.index, reason))
+        ctx.control.put(Failed(ctx.index, reason))
         raise SystemExit(ExitStatus.RUN_FAILED) from None
 
 
@@ -113,7 +113,7 @@ def _run(ctx: ClientContext) -> None:
     # the default threshold (700) would run a young-generation collection every few
     # hundred operations for nothing, so collections run 100 times less often.
     gc.set_threshold(70_000, 10, 10)
-    ctx.control.put(("ready", ctx.index))
+    ctx.control.put(Ready(ctx.index))
     while not ctx.start_at.value:
         if ctx.stop.value:
             return
