@@ -5,7 +5,8 @@ Layers, lowest first: built-in defaults < the INI file (-c) < the environment
 
 Every key is one field of RunConfig; its metadata (section, default text, parser, help)
 drives the INI reader, the environment names, the docopt usage text, --dry-run and the
-error messages, so adding a key is one entry here. Runs in the coordinator before any
+error messages, so adding a key is one declaration: here for a key every run has, in
+the workload's own module for a key only that workload reads (`config_keys`). Runs in the coordinator before any
 fork; pure apart from reading the INI file and password_file.
 """
 
@@ -23,9 +24,9 @@ from typing import Mapping
 from harness import parsers as p
 from harness.errors import ConfigError
 from harness.redact import mask_url
-from workloads import WORKLOAD_NAMES
+from harness.schema import SECTIONS, key
+from workloads import WORKLOAD_NAMES, declared_keys
 
-SECTIONS = ("target", "run", "workload", "metrics", "thresholds")
 ENV_PREFIX = "HARNESS_"
 # The OpenTelemetry standard variable; HARNESS_OTLP_ENDPOINT wins over it.
 OTEL_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -40,17 +41,10 @@ MAX_KEY_PREFIX = 1024
 URL_KEYS = ("pushgateway", "otlp_endpoint")
 
 
-def key(section: str, default: str, parser: p.Parser, help: str, metavar: str = "VALUE", option: str = ""):
-    """Declare a configuration key: a RunConfig field carrying its own description."""
-    assert section in SECTIONS, section
-    return field(
-        metadata=dict(section=section, default=default, parser=parser, help=help, metavar=metavar,
-                      option_name=option)
-    )
+@dataclass(frozen=True, kw_only=True)
+class CoreConfig:
+    """The keys every run has; RunConfig adds the workloads' own (below)."""
 
-
-@dataclass(frozen=True)
-class RunConfig:
     # [target]
     url: p.RedisUrl | None = key(
         "target", "", p.redis_url(), "redis://, rediss://, unix:// URL, or embedded", "URL"
@@ -105,17 +99,6 @@ class RunConfig:
     key_median: float | None = key("workload", "", p.optional_number(), "gaussian centre; none = middle", "N")
     key_stddev: float | None = key("workload", "", p.optional_number(), "gaussian spread; none = keyspace/6", "N")
     zipf_exponent: float = key("workload", "0.99", p.number(above=True), "zipfian skew", "S")
-    write_mix: tuple = key(
-        "workload", "SET:70,INCR:20,DEL:10", p.weights("SET", "INCR", "DEL"), "basic_rw's writes", "MIX"
-    )
-    list_max_length: int = key("workload", "100", p.integer(1), "longest list the list workload makes", "N")
-    members: int = key("workload", "100", p.integer(1), "distinct members per set or sorted set", "N")
-    hash_fields: int = key("workload", "10", p.integer(1), "distinct fields per hash", "N")
-    transaction: bool = key("workload", "false", p.boolean(), "pipeline workload: wrap in MULTI/EXEC", "BOOL")
-    subscribers: int = key("workload", "1", p.integer(0, 10000), "pub_sub: subscriber connections per process", "N")
-    channels: int = key("workload", "1", p.integer(1), "pub_sub: channels", "N")
-    pattern_subscribe: bool = key("workload", "false", p.boolean(), "pub_sub: PSUBSCRIBE to a pattern", "BOOL")
-    commands: tuple = key("workload", "", p.command_templates(), "custom: 'WEIGHT COMMAND ARGS' lines", "LINES")
     # [metrics]
     stats_interval: float = key("metrics", "5", p.number(above=True), "seconds between live stats", "SEC")
     prometheus_port: int = key("metrics", "0", p.integer(0, 65535), "serve /metrics here; 0 = off", "PORT")
@@ -203,6 +186,10 @@ class KeySpec:
     def env(self) -> str:
         return ENV_PREFIX + self.name.upper()
 
+
+# Each workload declares its own keys where it is defined (Workload.config_keys).
+RunConfig = dataclasses.make_dataclass("RunConfig", declared_keys(), bases=(CoreConfig,), frozen=True, kw_only=True)
+RunConfig.__doc__ = "Every key of a run: CoreConfig's and those the workloads declare."
 
 KEYS: tuple[KeySpec, ...] = tuple(
     KeySpec(name=f.name, **f.metadata) for f in dataclasses.fields(RunConfig) if f.metadata

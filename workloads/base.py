@@ -95,6 +95,9 @@ class Drawn:
 class Workload:
     #: Every command name this workload can send; a batch's ids index into it.
     commands: tuple[str, ...] = ()
+    #: The configuration keys only this workload reads: name -> (type, schema.key(...)).
+    #: harness.settings makes them fields of RunConfig.
+    config_keys: dict = {}
     #: True when each thread must own its keys (per-key state such as list lengths).
     owns_keys = False
 

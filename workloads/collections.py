@@ -15,7 +15,13 @@ import collections
 
 import numpy as np
 
+from harness import parsers as p
+from harness.schema import key
 from workloads.base import Drawn, Workload, bulk, head
+
+# Also read by the custom workload's {member} and {field}.
+MEMBERS_KEY = {"members": (int, key("workload", "100", p.integer(1), "distinct members per set or sorted set", "N"))}
+HASH_FIELDS_KEY = {"hash_fields": (int, key("workload", "10", p.integer(1), "distinct fields per hash", "N"))}
 
 # Scores and score windows, encoded once.
 _NUMBERS = [bulk(b"%d" % number) for number in range(1101)]
@@ -63,6 +69,9 @@ class ListOperations(_ShapedWorkload):
     made one operation at a time, over numbers drawn in bulk.)"""
 
     commands = ("LPUSH", "RPOP", "LLEN")
+    config_keys = {
+        "list_max_length": (int, key("workload", "100", p.integer(1), "longest list the list workload makes", "N")),
+    }
     shapes = (("LPUSH", 0.4), ("RPOP", 0.4), ("LLEN", 0.2))
     owns_keys = True
 
@@ -104,6 +113,7 @@ class ListOperations(_ShapedWorkload):
 
 class SetOperations(_MemberWorkload):
     commands = ("SADD", "SREM", "SCARD", "SISMEMBER")
+    config_keys = MEMBERS_KEY
     shapes = (("SADD", 0.35), ("SREM", 0.2), ("SCARD", 0.15), ("SISMEMBER", 0.3))
 
     def __init__(self, spec):
@@ -128,6 +138,7 @@ class SortedSetOperations(_MemberWorkload):
     """ZADD / ZREM / ZCARD / ZRANGE by rank (0..9) and by score (a window of 100)."""
 
     commands = ("ZADD", "ZREM", "ZCARD", "ZRANGE")
+    config_keys = MEMBERS_KEY
     shapes = (("ZADD", 0.35), ("ZREM", 0.15), ("ZCARD", 0.1), ("ZRANGE", 0.2), ("ZRANGE", 0.2))
 
     def __init__(self, spec):
@@ -166,6 +177,7 @@ class SortedSetOperations(_MemberWorkload):
 
 class HashOperations(_MemberWorkload):
     commands = ("HSET", "HGET", "HDEL", "HGETALL")
+    config_keys = HASH_FIELDS_KEY
     shapes = (("HSET", 0.35), ("HGET", 0.4), ("HDEL", 0.1), ("HGETALL", 0.15))
     member_count_key = "hash_fields"
 

@@ -25,7 +25,10 @@ import re
 
 import numpy as np
 
+from harness import parsers as p
+from harness.schema import key
 from workloads.base import Drawn, Workload, bulk, head
+from workloads.collections import HASH_FIELDS_KEY, MEMBERS_KEY
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 # {int:LOW:HIGH} ranges up to this many numbers are encoded once.
@@ -72,6 +75,11 @@ class _Placeholder:
 
 
 class Custom(Workload):
+    config_keys = {
+        "commands": (tuple, key("workload", "", p.command_templates(), "custom: 'WEIGHT COMMAND ARGS' lines", "LINES")),
+        **MEMBERS_KEY, **HASH_FIELDS_KEY,
+    }
+
     def __init__(self, spec):
         super().__init__(spec)
         templates = self.config.commands

@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from harness import parsers as p
+from harness.schema import key
 from workloads.base import Batch, Workload, bulk, head
 
 PUBLISHERS_PER_THREAD = 100_000
@@ -48,6 +50,12 @@ def parse_message(data: bytes) -> tuple[int, int, int]:
 
 class PubSub(Workload):
     commands = ("PUBLISH",)
+    config_keys = {
+        "subscribers": (int, key("workload", "1", p.integer(0, 10000), "pub_sub: subscriber connections per process",
+                                 "N")),
+        "channels": (int, key("workload", "1", p.integer(1), "pub_sub: channels", "N")),
+        "pattern_subscribe": (bool, key("workload", "false", p.boolean(), "pub_sub: PSUBSCRIBE to a pattern", "BOOL")),
+    }
 
     def __init__(self, spec):
         super().__init__(spec)

@@ -114,8 +114,10 @@ def test_duration_bounds_a_rate_that_cannot_be_met(redis_server, tmp_path):
     started = document["ALL STATS"]["Runtime"]["Start time"] / 1000
     assert ended - started < 5, ended - started
     assert document["harness"]["totals"]["seconds"] < 3
-    assert "duration 2 s is over but client processes are still sending (0; a rate that cannot be met?)" \
-        in done.stderr
+    # The schedule itself ends at the deadline (harness.pacing), so the coordinator's
+    # backstop has nothing to stop; how far behind the rate the run fell is reported.
+    assert "still sending" not in done.stderr
+    assert document["harness"]["run"]["max_schedule_lag_seconds"] > 1.0
     print(f"--rate 1e9 --duration 2: ended {ended - started:.2f} s after the start")
 
 
