@@ -12,9 +12,9 @@ workload (workloads.base: next_batch), go out through the router (one node, Sent
 master, or a Redis Cluster's slot owners: harness.router), one write per node, and
 replies are parsed per channel (harness.channel).
 
-One accounting path: a batch's successes, latency (from its intended start) and
-service time (from its write) are added per command id when its last reply is in;
-error replies, null replies and redirections as they are parsed. Operations written on
+One accounting path (harness.accounting): a batch's successes, latency (from its
+intended start) and service time (from its write) are added per command id when its
+last reply is in; error replies, null replies and redirections as they are parsed. Operations written on
 a connection that dies (or stays silent for socket_timeout) before their replies come
 are `indeterminate`: the server may or may not have run them. Operations that could not
 be written at all fail as `connection` errors.
@@ -36,14 +36,14 @@ from dataclasses import dataclass
 import redis
 from hiredis import ReplyError
 
+from harness.accounting import count_answered, count_error, count_lost, count_sent
 from harness.channel import ASKING_REPLY
 from harness.coordination import Clock, Control, Report
 from harness.errors import TargetError
 from harness.histogram import index_of
 from harness.pacing import Schedule
-from harness.poller import Poller
 from harness.router import FIRST_BACKOFF, Connection, SendFailed
-from harness.stats import CommandStats, error_type
+from harness.stats import CommandStats, error_type, reply_error_type
 
 # Trace samples a thread keeps per report (about a second), whatever the ratio.
 MAX_SAMPLES = 200
@@ -58,12 +58,6 @@ MAX_REDIRECTS = 16
 # Error replies that mean the server cannot serve this connection right now (a demoted
 # master, a node loading or without quorum): they open a disruption like a lost connection.
 DISRUPTIVE_ERRORS = frozenset({"READONLY", "LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"})
-
-
-def reply_error_type(reply: ReplyError) -> str:
-    """The server's error prefix (OOM, WRONGTYPE, NOPERM, MOVED...), or ERR."""
-    word = str(reply).split(" ", 1)[0]
-    return word if word.isupper() else "ERR"
 
 
 class TargetGone(TargetError):
@@ -210,10 +204,7 @@ class Driver:
             batch = next_batch(size, connection.number)
             # An operation belongs to the results when its intended start is after warmup.
             measured = intended >= warmup_end
-            stats = self.stats if measured else self.warmup
-            sent = stats.bytes_sent
-            for name_id, _, size_bytes in batch.per_id:
-                sent[self.names[name_id]] += size_bytes
+            count_sent(self.stats if measured else self.warmup, self.names, batch)
             connection.batch = batch
             connection.remaining = len(batch.ids)
             connection.failed = connection.redirects = None
@@ -302,7 +293,7 @@ class Driver:
         return True
 
     def _failed(self, connection: Connection, position: int, kind: str, stats) -> None:
-        stats.errors[self.names[connection.batch.ids[position]], kind] += 1
+        count_error(stats, self.names, connection.batch, position, kind)
         if connection.failed is None:
             connection.failed = {}
         connection.failed[position] = kind
@@ -328,33 +319,12 @@ class Driver:
         """The batch's last reply is in: successes, latency and service time per command."""
         done = self.now()
         batch, failed, names = connection.batch, connection.failed, self.names
-        index = index_of(int((done - connection.started) * 1_000_000))
-        service_index = index_of(int((done - connection.sent_at) * 1_000_000))
-        ok, latency, service = stats.ok, stats.latency, stats.service
-        for name_id, count, _ in batch.per_id:
-            name = names[name_id]
-            ok[name] += count
-            counts = latency.get(name)
-            if counts is None:
-                counts = latency[name] = {}
-            counts[index] = counts.get(index, 0) + count
-            counts = service.get(name)
-            if counts is None:
-                counts = service[name] = {}
-            counts[service_index] = counts.get(service_index, 0) + count
-        if failed:  # error replies: out of the successes, into error latency
-            for position, kind in failed.items():
-                name = names[batch.ids[position]]
-                ok[name] -= 1
-                latency[name][index] -= 1
-                service[name][service_index] -= 1
-                counts = stats.error_latency.setdefault((name, kind), {})
-                counts[index] = counts.get(index, 0) + 1
+        count_answered(stats, names, batch, failed, index_of(int((done - connection.started) * 1_000_000)),
+                       index_of(int((done - connection.sent_at) * 1_000_000)))
         if self.settings.sample_ratio and self.rng.random() < self.settings.sample_ratio \
                 and len(stats.samples) < MAX_SAMPLES:
             kind = next(iter(failed.values())) if failed else ""
             stats.samples.append((names[batch.ids[0]], connection.started, done, kind))
-        stats.batches += 1
         connection.batch = None
         self.busy -= 1
         self.last_reply = done
@@ -378,20 +348,10 @@ class Driver:
         """The connection failed with a batch in flight. Written and unanswered:
         indeterminate; never written (`unsent`): failed with the error's type; answered:
         counted as answered. The batch ends here and the connection starts over."""
-        batch = connection.batch
-        stats = self.stats if connection.measured else self.warmup
-        kind = error_type(exc)
-        names, ids = self.names, batch.ids
         unsent = set(unsent)
         unanswered = {p for channel in connection.channels.values() for p in channel.unanswered()} - unsent
-        failed = connection.failed or {}
-        for position, name_id in enumerate(ids):
-            if position in unanswered:
-                stats.indeterminate[names[name_id], kind] += 1
-            elif position in unsent:
-                stats.errors[names[name_id], kind] += 1
-            elif position not in failed:
-                stats.ok[names[name_id]] += 1
+        count_lost(self.stats if connection.measured else self.warmup, self.names, connection.batch,
+                   connection.failed, unanswered, unsent, error_type(exc))
         self._failing(connection, now, len(unanswered) + len(unsent))
         connection.batch = None
         self.busy -= 1

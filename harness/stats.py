@@ -135,6 +135,12 @@ class PubSubStats:
         histogram.merge(self.latency, other.latency)
 
 
+def reply_error_type(reply: BaseException) -> str:
+    """An error reply's type: the server's prefix (OOM, WRONGTYPE, NOPERM, MOVED...), or ERR."""
+    word = str(reply).split(" ", 1)[0]
+    return word if word.isupper() else "ERR"
+
+
 def error_type(exc: BaseException) -> str:
     """connection, timeout, or the server's error prefix (OOM, WRONGTYPE, NOPERM, MOVED...)."""
     # redis-py strips known prefixes (OOM, NOPERM, MOVED...) from the message and keeps

@@ -190,7 +190,8 @@ def open_connections(ctx: ClientContext) -> list[Connection]:
     if ctx.endpoint.cluster:
         topology = Topology(ctx.endpoint)
         try:
-            return cluster_connections(topology, names, lambda conn: _connect_with_retries(conn, config.connect_retries))
+            return cluster_connections(topology, names,
+                                       lambda conn: _connect_with_retries(conn, config.connect_retries))
         finally:
             topology.close()
     pool = connection_pool(ctx.endpoint, ctx.plan.connections_per_process)

@@ -8,7 +8,7 @@ not a number.
 import numpy as np
 
 from harness import parsers as p
-from harness.schema import key
+from harness import schema
 from workloads.base import Drawn, Workload, head
 
 HEADS = {"GET": head("GET", 1), "SET": head("SET", 2), "INCR": head("INCR", 1), "DEL": head("DEL", 1)}
@@ -17,7 +17,7 @@ HEADS = {"GET": head("GET", 1), "SET": head("SET", 2), "INCR": head("INCR", 1), 
 class BasicReadWrite(Workload):
     commands = ("GET", "SET", "INCR", "DEL")  # all it may send; write_mix picks among them
     config_keys = {
-        "write_mix": (tuple, key("workload", "SET:70,INCR:20,DEL:10", p.weights("SET", "INCR", "DEL"),
+        "write_mix": (tuple, schema.key("workload", "SET:70,INCR:20,DEL:10", p.weights("SET", "INCR", "DEL"),
                                  "basic_rw's writes", "MIX")),
     }
 

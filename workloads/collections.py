@@ -16,12 +16,16 @@ import collections
 import numpy as np
 
 from harness import parsers as p
-from harness.schema import key
+from harness import schema
 from workloads.base import Drawn, Workload, bulk, head
 
 # Also read by the custom workload's {member} and {field}.
-MEMBERS_KEY = {"members": (int, key("workload", "100", p.integer(1), "distinct members per set or sorted set", "N"))}
-HASH_FIELDS_KEY = {"hash_fields": (int, key("workload", "10", p.integer(1), "distinct fields per hash", "N"))}
+MEMBERS_KEY = {
+    "members": (int, schema.key("workload", "100", p.integer(1), "distinct members per set or sorted set", "N")),
+}
+HASH_FIELDS_KEY = {
+    "hash_fields": (int, schema.key("workload", "10", p.integer(1), "distinct fields per hash", "N")),
+}
 
 # Scores and score windows, encoded once.
 _NUMBERS = [bulk(b"%d" % number) for number in range(1101)]
@@ -70,7 +74,8 @@ class ListOperations(_ShapedWorkload):
 
     commands = ("LPUSH", "RPOP", "LLEN")
     config_keys = {
-        "list_max_length": (int, key("workload", "100", p.integer(1), "longest list the list workload makes", "N")),
+        "list_max_length": (int, schema.key("workload", "100", p.integer(1),
+                                            "longest list the list workload makes", "N")),
     }
     shapes = (("LPUSH", 0.4), ("RPOP", 0.4), ("LLEN", 0.2))
     owns_keys = True

@@ -26,7 +26,7 @@ import re
 import numpy as np
 
 from harness import parsers as p
-from harness.schema import key
+from harness import schema
 from workloads.base import Drawn, Workload, bulk, head
 from workloads.collections import HASH_FIELDS_KEY, MEMBERS_KEY
 
@@ -76,7 +76,8 @@ class _Placeholder:
 
 class Custom(Workload):
     config_keys = {
-        "commands": (tuple, key("workload", "", p.command_templates(), "custom: 'WEIGHT COMMAND ARGS' lines", "LINES")),
+        "commands": (tuple, schema.key("workload", "", p.command_templates(),
+                                       "custom: 'WEIGHT COMMAND ARGS' lines", "LINES")),
         **MEMBERS_KEY, **HASH_FIELDS_KEY,
     }
 

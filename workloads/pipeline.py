@@ -14,7 +14,7 @@ spread over every slot.
 import numpy as np
 
 from harness import parsers as p
-from harness.schema import key
+from harness import schema
 from workloads.base import Drawn, Workload, bulk, head
 
 HEADS = (head("SET", 2), head("GET", 1), head("INCR", 1))
@@ -23,7 +23,8 @@ HEADS = (head("SET", 2), head("GET", 1), head("INCR", 1))
 class Pipeline(Workload):
     commands = ("SET", "GET", "INCR")  # MULTI and EXEC too with transaction = true
     config_keys = {
-        "transaction": (bool, key("workload", "false", p.boolean(), "pipeline workload: wrap in MULTI/EXEC", "BOOL")),
+        "transaction": (bool, schema.key("workload", "false", p.boolean(),
+                                         "pipeline workload: wrap in MULTI/EXEC", "BOOL")),
     }
 
     def __init__(self, spec):

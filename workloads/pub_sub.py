@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 
 from harness import parsers as p
-from harness.schema import key
+from harness import schema
 from workloads.base import Batch, Workload, bulk, head
 
 PUBLISHERS_PER_THREAD = 100_000
@@ -51,10 +50,11 @@ def parse_message(data: bytes) -> tuple[int, int, int]:
 class PubSub(Workload):
     commands = ("PUBLISH",)
     config_keys = {
-        "subscribers": (int, key("workload", "1", p.integer(0, 10000), "pub_sub: subscriber connections per process",
-                                 "N")),
-        "channels": (int, key("workload", "1", p.integer(1), "pub_sub: channels", "N")),
-        "pattern_subscribe": (bool, key("workload", "false", p.boolean(), "pub_sub: PSUBSCRIBE to a pattern", "BOOL")),
+        "subscribers": (int, schema.key("workload", "1", p.integer(0, 10000),
+                                        "pub_sub: subscriber connections per process", "N")),
+        "channels": (int, schema.key("workload", "1", p.integer(1), "pub_sub: channels", "N")),
+        "pattern_subscribe": (bool, schema.key("workload", "false", p.boolean(),
+                                               "pub_sub: PSUBSCRIBE to a pattern", "BOOL")),
     }
 
     def __init__(self, spec):
