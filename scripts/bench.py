@@ -53,10 +53,10 @@ The JSON file (--json) holds the same summaries plus every run's raw figures.
 
 Where the figures come from (the harness's result file): ops/s and p50/p99 from
 harness.totals; "ops/CPU-s" is harness.resources.ops_per_harness_cpu_second, the
-operations over the CPU time of the client processes *for their whole life* (imports,
-connections, preparation, cleanup) plus the reporter's - so short runs, and paced runs
-that do few operations, understate it; the schedule lag is
-harness.run.max_schedule_lag_seconds; "ops/CPU-s steady" is an estimate for the
+operations over the CPU time the client processes and the reporter used while the load
+ran (setup before the start is left out; each client's own figures are in
+harness.resources.clients); the schedule lag is
+harness.run.max_schedule_lag_seconds; "ops/CPU-s steady" is a cross-check for the
 timed phase alone, from the per-second CPU samples the file holds (harness.samples;
 needs runs of 4 s or more, "-" otherwise); "preparation s" is the start of the timed phase
 ("ALL STATS" Runtime "Start time", which the reporter derives from the start signal the
