@@ -16,6 +16,7 @@ that decides the exit status; the reporter writes it into the result file.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -31,19 +32,21 @@ import redis
 
 from harness.cluster import cluster_client, cluster_masters
 from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped, TargetError
-from harness.keyspace import delete_keys, run_prefix
+from harness.keyspace import delete_keys, existing_keys, run_prefix
 from harness.messages import RunEnded
 from harness.metrics import ENV as METRICS_ENV
 from harness.metrics import mark_dead, prepare_directory, push_metrics, remove_directory
 from harness.plan import Plan, make_plan
 from harness.reporter import ReporterContext, reporter_main
 from harness.results import harness_block, write_json_atomic
+from harness.run_user import RunUser
 from harness.settings import RunConfig
 from harness.stats import CommandStats
 from harness.target import Endpoint, connect, explain_failure, open_target
+from harness.template_check import check_templates
 from harness.worker import ClientContext, client_main
 from workloads import WorkloadSpec
-from workloads.custom import Custom, check_templates
+from workloads.custom import Custom
 
 log = logging.getLogger("harness")
 
@@ -61,7 +64,7 @@ def run(config: RunConfig, out=None) -> ExitStatus:
     run_id = new_run_id()
     prefix = run_prefix(config.key_prefix, run_id)
     plan = make_plan(config, psutil.cpu_count() or 1)
-    with open_target(config) as endpoint:
+    with open_target(config) as endpoint, contextlib.ExitStack() as owned:
         log.info(
             "run %s: %s on %s with %d client processes x %d connections (%d threads each), keys under %r",
             run_id, config.workload, endpoint.describe(), plan.processes, plan.connections_per_process,
@@ -74,10 +77,15 @@ def run(config: RunConfig, out=None) -> ExitStatus:
             raise
         try:
             endpoint = _cluster_or_not(client, config, endpoint)
+            _refuse_taken_prefix(client, config, endpoint, prefix)
+            # The per-run ACL user (removed when `owned` closes, after cleanup, also on
+            # failure or Ctrl-C); None when the server gives no ACL rights.
+            confined = owned.enter_context(RunUser(endpoint, prefix, run_id))
             if config.workload == "custom":
-                _check_custom_commands(client, config, prefix)
+                _check_custom_commands(client, config, prefix, confined is not None)
         finally:
             client.close()  # no socket may be held across the fork
+        endpoint = confined or endpoint
         # Before any fork and before anything imports prometheus_client (it picks its
         # multiprocess storage at import time).
         metrics_dir = prepare_directory() if config.prometheus_port or config.pushgateway else None
@@ -273,11 +281,32 @@ def _cluster_or_not(client, config: RunConfig, endpoint: Endpoint) -> Endpoint:
     return endpoint
 
 
-def _check_custom_commands(client, config: RunConfig, prefix: str) -> None:
+def _check_custom_commands(client, config: RunConfig, prefix: str, confined: bool) -> None:
     spec = WorkloadSpec(config=config, key_prefix=prefix.encode(), seed=0)
-    problem = check_templates(client, Custom(spec), prefix.encode())
+    problem = check_templates(client, Custom(spec), prefix.encode(), confined)
     if problem:
         raise ConfigError(f"commands ({config.source('commands')}): {problem}")
+
+
+def _refuse_taken_prefix(client, config: RunConfig, endpoint: Endpoint, prefix: str) -> None:
+    """A prefix is owned by the run or refused: keys already under it may be someone
+    else's, and the run would overwrite them and cleanup would delete them."""
+    if config.reuse_prefix:
+        return
+    scanned = cluster_client(endpoint) if endpoint.cluster else client
+    try:
+        found, example = existing_keys(scanned, prefix)
+    finally:
+        if scanned is not client:
+            scanned.close()
+    if found:
+        where = f"key_prefix = {prefix!r} ({config.source('key_prefix')})" if config.key_prefix \
+            else f"the run's key prefix {prefix!r}"
+        raise ConfigError(
+            f"{where} already holds keys (at least {found}, e.g. {example.decode(errors='replace')!r}): "
+            "the run would overwrite them and cleanup would delete them; choose another key_prefix, "
+            "or set reuse_prefix = true if they are yours to lose"
+        )
 
 
 def _write_unstarted(config: RunConfig, status: ExitStatus, reason: str) -> None:

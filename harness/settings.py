@@ -79,6 +79,9 @@ class RunConfig:
     cpu_affinity: str = key("run", "none", p.choice("none", "auto"), "auto pins client processes to cores", "MODE")
     # [workload]
     key_prefix: str = key("workload", "", p.text(), "key prefix; none = harness:<run id>:", "TEXT")
+    reuse_prefix: bool = key(
+        "workload", "false", p.boolean(), "run even if keys already exist under key_prefix", "BOOL"
+    )
     keyspace: int = key("workload", "10000", p.integer(1), "number of distinct keys", "N")
     key_distribution: str = key(
         "workload", "uniform", p.choice("uniform", "sequential", "gaussian", "zipfian"),

@@ -1,0 +1,227 @@
+"""A per-run ACL user, so the server itself confines the run to what it owns.
+
+Runs in the coordinator: created after the pre-flight checks and before the fork, removed
+after cleanup (also after a failure or Ctrl-C). The client processes, the reporter and
+cleanup get an Endpoint that authenticates as this user, so every command of the run -
+preload, load, scripts (EVAL, FCALL: a script runs as its caller) and cleanup's UNLINK -
+is checked by the server against:
+
+- keys: only `~PREFIX*` (glob characters of the prefix escaped);
+- channels (Redis 6.2+): `&PREFIX*`, and pub_sub's PSUBSCRIBE pattern literally, because
+  the server matches a subscribed *pattern* literally against the channel rules;
+- commands: +@all -@admin -@dangerous, minus every command that reaches another database
+  or server (SELECT, SWAPDB, MOVE, MIGRATE, COPY: COPY's DB option writes elsewhere).
+  Put back: INFO (the live view's server figures), CLIENT SETNAME/GETNAME/ID and CLUSTER
+  SLOTS/NODES (redis-py's connection set-up; on 6.2 CLIENT and CLUSTER are @admin as a
+  whole), and `SELECT <db>` for the configured database only, since redis-py selects it
+  on every connect.
+
+ACLs are per server: the user is created on every node the run may reach (every node
+of a cluster, master and replicas under Sentinel, so a promoted replica knows it).
+Creating it needs ACL rights and Redis 6+; without them `create` returns None and the
+caller refuses scripting by category instead (harness.template_check).
+
+A user left by a killed coordinator is removed by the next run against that server. Its
+name carries what proves it stale, since ACL rules can hold no metadata:
+`harness-run-<run id>-<created, unix s>-<coordinator pid>-<host tag>`. Stale means no
+client on any node is connected as it (CLIENT LIST user=) and either its coordinator
+was on this machine and is gone, or it is older than STALE_AFTER.
+
+Usage:
+    with RunUser(endpoint, prefix, run_id) as confined:  # None when ACLs are out of reach
+        endpoint = confined or endpoint
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import secrets
+import socket
+import time
+from dataclasses import replace
+
+import redis
+
+from harness.cluster import cluster_client
+from harness.keyspace import match_pattern
+from harness.parsers import Secret
+from harness.target import Endpoint, explain_failure, make_client, sentinel_manager
+from harness.template_check import REACHES_OUTSIDE
+from workloads.pub_sub import channel_pattern
+
+log = logging.getLogger("harness")
+
+USER_PREFIX = "harness-run-"
+# A user of another machine's run is removed only when nobody is connected as it and it
+# is older than this: long enough for a run to connect after creating its user.
+STALE_AFTER = 600.0
+# Connection set-up that must work under the user even where it is @admin (Redis 6.2).
+PUT_BACK = ("+info", "+client|setname", "+client|getname", "+client|id", "+cluster|slots", "+cluster|nodes")
+_NAME = re.compile(rf"^{re.escape(USER_PREFIX)}([0-9a-f]+)-(\d+)-(\d+)-([0-9a-f]+)$")
+
+
+def host_tag() -> str:
+    """This machine (host name and boot), short: a pid is only meaningful on it."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            boot = handle.read().strip()
+    except OSError:
+        boot = ""
+    return hashlib.sha256(f"{socket.gethostname()}/{boot}".encode()).hexdigest()[:8]
+
+
+def user_name(run_id: str, created: int, pid: int, tag: str) -> str:
+    return f"{USER_PREFIX}{run_id}-{created}-{pid}-{tag}"
+
+
+def parse_name(name: str) -> tuple[str, int, int, str] | None:
+    """(run id, created, pid, host tag) of a harness run user's name, else None."""
+    match = _NAME.match(name)
+    return (match[1], int(match[2]), int(match[3]), match[4]) if match else None
+
+
+def acl_rules(prefix: str, db: int, password_hash: str, existing: set[str], channels: bool) -> list[str]:
+    """The ACL SETUSER rules of a run user. `existing`: which of REACHES_OUTSIDE this
+    server knows (an unknown name is an error to ACL SETUSER); `channels`: Redis 6.2+."""
+    rules = ["reset", "on", f"#{password_hash}", f"~{match_pattern(prefix)}"]
+    if channels:
+        rules += ["resetchannels", f"&{match_pattern(prefix)}",
+                  f"&{channel_pattern(prefix.encode()).decode(errors='surrogateescape')}"]
+    rules += ["+@all", "-@admin", "-@dangerous", *PUT_BACK]
+    rules += [f"-{name.lower()}" for name in REACHES_OUTSIDE if name in existing]
+    if db and "SELECT" in existing:
+        rules.append(f"+select|{db}")
+    return rules
+
+
+def node_endpoints(endpoint: Endpoint) -> list[Endpoint]:
+    """Every server the run may send to: the endpoint itself, every node of a cluster,
+    or the master and replicas a Sentinel names."""
+    plain = replace(endpoint, cluster=False, sentinels=(), service_name="")
+    if endpoint.cluster:
+        client = cluster_client(endpoint)
+        try:
+            addresses = sorted({(node.host, node.port) for node in client.get_nodes()})
+        finally:
+            client.close()
+        return [replace(plain, host=host, port=port, unix_path="") for host, port in addresses]
+    if endpoint.sentinels:
+        manager = sentinel_manager(endpoint)
+        addresses = [manager.discover_master(endpoint.service_name),
+                     *manager.discover_slaves(endpoint.service_name)]
+        return [replace(plain, host=host, port=port, unix_path="") for host, port in addresses]
+    return [plain]
+
+
+class RunUser:
+    """Context manager: the confined Endpoint (or None), and the user removed at exit."""
+
+    def __init__(self, endpoint: Endpoint, prefix: str, run_id: str, now=time.time, pid: int | None = None):
+        self.endpoint = endpoint
+        self.prefix = prefix
+        self.name = user_name(run_id, int(now()), pid or os.getpid(), host_tag())
+        self.now = now
+        self.created_on: list[Endpoint] = []
+
+    def __enter__(self) -> Endpoint | None:
+        return self.create()
+
+    def __exit__(self, *exc_info) -> None:
+        self.remove()
+
+    def create(self) -> Endpoint | None:
+        password = secrets.token_urlsafe(32)
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        try:
+            nodes = node_endpoints(self.endpoint)
+            remove_stale(nodes, self.now())
+            for node in nodes:
+                with _client(node) as client:
+                    rules = acl_rules(self.prefix, self.endpoint.db, digest, _existing(client), _has_channels(client))
+                    client.execute_command("ACL SETUSER", self.name, *rules)
+                    self.created_on.append(node)
+        except (redis.RedisError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, redis.ResponseError) else explain_failure(exc)[0]
+            log.info("no per-run ACL user (%s): custom templates are checked by command category instead",
+                     " ".join(reason.split())[:160])
+            self.remove()
+            return None
+        log.info("the run's commands go through ACL user %s, confined to keys under %r on %d server(s)",
+                 self.name, self.prefix, len(nodes))
+        return replace(self.endpoint, username=self.name, password=Secret(password))
+
+    def remove(self) -> None:
+        """Delete the user from every server it was created on; safe to call twice."""
+        while self.created_on:
+            node = self.created_on.pop()
+            try:
+                with _client(node) as client:
+                    client.execute_command("ACL DELUSER", self.name)
+            except (redis.RedisError, OSError) as exc:
+                log.warning("could not remove ACL user %s from %s: %s; the next run against it removes it",
+                            self.name, node.describe(), explain_failure(exc)[0])
+
+
+def remove_stale(nodes: list[Endpoint], now: float, alive=None) -> list[str]:
+    """Delete run users that are provably stale on every node; returns their names.
+    Best effort: a node that does not answer (or refuses CLIENT LIST) stops it."""
+    alive = alive or _pid_alive
+    tag = host_tag()
+    users: dict[str, list[Endpoint]] = {}
+    connected: set[str] = set()
+    try:
+        for node in nodes:
+            with _client(node) as client:
+                for name in client.execute_command("ACL USERS"):
+                    name = name.decode() if isinstance(name, bytes) else name
+                    if parse_name(name):
+                        users.setdefault(name, []).append(node)
+                if users:
+                    for entry in client.client_list():
+                        connected.add(entry.get("user", ""))
+    except (redis.RedisError, OSError) as exc:
+        log.debug("looking for stale run users stopped: %s", exc)
+        return []
+    stale = []
+    for name, holders in users.items():
+        _, created, pid, owner = parse_name(name)
+        mine_and_gone = owner == tag and not alive(pid)
+        if name in connected or not (mine_and_gone or now - created > STALE_AFTER):
+            continue
+        for node in holders:
+            with _client(node) as client:
+                client.execute_command("ACL DELUSER", name)
+        stale.append(name)
+        log.info("removed ACL user %s, left by a run that is gone", name)
+    return stale
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _existing(client) -> set[str]:
+    reply = client.execute_command("COMMAND INFO", *REACHES_OUTSIDE)
+    return {name for name, entry in zip(REACHES_OUTSIDE, reply) if entry}
+
+
+def _has_channels(client) -> bool:
+    """Channel rules (&pattern) exist from Redis 6.2."""
+    version = client.info("server").get("redis_version", "0")
+    return tuple(int(part) for part in str(version).split(".")[:2]) >= (6, 2)
+
+
+
+def _client(endpoint: Endpoint) -> contextlib.closing:
+    """A short-lived client for one node, as the configured user; closed at exit."""
+    return contextlib.closing(make_client(endpoint))
