@@ -84,18 +84,57 @@ def parse_name(name: str) -> tuple[str, int, int, str] | None:
     return (match[1], int(match[2]), int(match[3]), match[4]) if match else None
 
 
-def acl_rules(prefix: str, db: int, password_hash: str, existing: set[str], channels: bool) -> list[str]:
+class NotConfinable(Exception):
+    """The configured user's rights cannot be narrowed into a run user (a reason)."""
+
+
+def acl_rules(prefix: str, db: int, password_hash: str, existing: set[str], channels: bool,
+              commands: list[str]) -> list[str]:
     """The ACL SETUSER rules of a run user. `existing`: which of REACHES_OUTSIDE this
-    server knows (an unknown name is an error to ACL SETUSER); `channels`: Redis 6.2+."""
+    server knows (an unknown name is an error to ACL SETUSER); `channels`: Redis 6.2+;
+    `commands`: the configured user's command rules, so the run user never gets a
+    command the operator's user lacks (a user without DEL still gets NOPERM for DEL)."""
     rules = ["reset", "on", f"#{password_hash}", f"~{match_pattern(prefix)}"]
     if channels:
         rules += ["resetchannels", f"&{match_pattern(prefix)}",
                   f"&{channel_pattern(prefix.encode()).decode(errors='surrogateescape')}"]
-    rules += ["+@all", "-@admin", "-@dangerous", *PUT_BACK]
+    rules += [*commands, "-@admin", "-@dangerous", *PUT_BACK]
     rules += [f"-{name.lower()}" for name in REACHES_OUTSIDE if name in existing]
     if db and "SELECT" in existing:
         rules.append(f"+select|{db}")
     return rules
+
+
+def configured_commands(client) -> list[str]:
+    """The command rules of the user the harness is connected as ("+@all -del").
+
+    Raises NotConfinable when that user's keys or channels are not all of them, or it
+    has selectors: the run user's ~PREFIX* could then reach what the configured user
+    cannot, and ACL rules cannot intersect patterns."""
+    me = client.execute_command("ACL", "WHOAMI")  # ACL and GETUSER apart: no redis-py parsing
+    reply = client.execute_command("ACL", "GETUSER", me)
+    if not isinstance(reply, dict):
+        reply = dict(zip(reply[::2], reply[1::2]))
+    fields = {_text(name): value for name, value in reply.items()}
+    flags = {_text(flag) for flag in fields.get("flags") or ()}
+    keys, channels = _words(fields.get("keys")), _words(fields.get("channels"))
+    all_keys = "allkeys" in flags or keys in (["~*"], ["*"], ["%RW~*"])
+    all_channels = "allchannels" in flags or "channels" not in fields or channels in (["&*"], ["*"])
+    if not (all_keys and all_channels) or fields.get("selectors"):
+        raise NotConfinable(f"user {_text(me)!r} has narrower keys or channels than all, or selectors")
+    return _text(fields.get("commands") or b"").split()
+
+
+def _words(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (bytes, str)):
+        return _text(value).split()
+    return [_text(item) for item in value]
+
+
+def _text(value) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def node_endpoints(endpoint: Endpoint) -> list[Endpoint]:
@@ -141,11 +180,12 @@ class RunUser:
             remove_stale(nodes, self.now())
             for node in nodes:
                 with _client(node) as client:
-                    rules = acl_rules(self.prefix, self.endpoint.db, digest, _existing(client), _has_channels(client))
+                    rules = acl_rules(self.prefix, self.endpoint.db, digest, _existing(client),
+                                      _has_channels(client), configured_commands(client))
                     client.execute_command("ACL SETUSER", self.name, *rules)
                     self.created_on.append(node)
-        except (redis.RedisError, OSError) as exc:
-            reason = str(exc) if isinstance(exc, redis.ResponseError) else explain_failure(exc)[0]
+        except (redis.RedisError, OSError, NotConfinable) as exc:
+            reason = str(exc) if isinstance(exc, (redis.ResponseError, NotConfinable)) else explain_failure(exc)[0]
             log.info("no per-run ACL user (%s): custom templates are checked by command category instead",
                      " ".join(reason.split())[:160])
             self.remove()
@@ -177,7 +217,7 @@ def remove_stale(nodes: list[Endpoint], now: float, alive=None) -> list[str]:
         for node in nodes:
             with _client(node) as client:
                 for name in client.execute_command("ACL USERS"):
-                    name = name.decode() if isinstance(name, bytes) else name
+                    name = _text(name)
                     if parse_name(name):
                         users.setdefault(name, []).append(node)
                 if users:
