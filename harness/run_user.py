@@ -24,8 +24,8 @@ caller refuses scripting by category instead (harness.template_check).
 A user left by a killed coordinator is removed by the next run against that server. Its
 name carries what proves it stale, since ACL rules can hold no metadata:
 `harness-run-<run id>-<created, unix s>-<coordinator pid>-<host tag>`. Stale means no
-client on any node is connected as it (CLIENT LIST user=) and either its coordinator
-was on this machine and is gone, or it is older than STALE_AFTER.
+client on any node is connected as it (CLIENT LIST user=) and its coordinator is gone:
+on this machine by its pid, from another machine by age (older than STALE_AFTER).
 
 Usage:
     with RunUser(endpoint, prefix, run_id) as confined:  # None when ACLs are out of reach
@@ -229,8 +229,9 @@ def remove_stale(nodes: list[Endpoint], now: float, alive=None) -> list[str]:
     stale = []
     for name, holders in users.items():
         _, created, pid, owner = parse_name(name)
-        mine_and_gone = owner == tag and not alive(pid)
-        if name in connected or not (mine_and_gone or now - created > STALE_AFTER):
+        # On this machine the coordinator's pid decides; of another machine, only age.
+        gone = not alive(pid) if owner == tag else now - created > STALE_AFTER
+        if name in connected or not gone:
             continue
         for node in holders:
             with _client(node) as client:
