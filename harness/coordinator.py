@@ -291,20 +291,21 @@ def _check_custom_commands(client, config: RunConfig, prefix: str, confined: boo
 def _refuse_taken_prefix(client, config: RunConfig, endpoint: Endpoint, prefix: str) -> None:
     """A prefix is owned by the run or refused: keys already under it may be someone
     else's, and the run would overwrite them and cleanup would delete them."""
-    if config.reuse_prefix:
-        return
+    if config.reuse_prefix or not config.key_prefix:
+        return  # the default prefix holds a fresh random run id: nothing can be under it yet
     scanned = cluster_client(endpoint) if endpoint.cluster else client
     try:
-        found, example = existing_keys(scanned, prefix)
+        found, example, complete = existing_keys(scanned, prefix)
     finally:
         if scanned is not client:
             scanned.close()
+    if not found and not complete:
+        log.warning("key_prefix %r: no keys found under it in the part of the keyspace SCAN covered "
+                    "within its time limit", prefix)
     if found:
-        where = f"key_prefix = {prefix!r} ({config.source('key_prefix')})" if config.key_prefix \
-            else f"the run's key prefix {prefix!r}"
         raise ConfigError(
-            f"{where} already holds keys (at least {found}, e.g. {example.decode(errors='replace')!r}): "
-            "the run would overwrite them and cleanup would delete them; choose another key_prefix, "
+            f"key_prefix = {prefix!r} ({config.source('key_prefix')}) already holds keys (at least {found}, "
+            f"e.g. {example.decode(errors='replace')!r}): the run would overwrite them and cleanup would delete them; choose another key_prefix, "
             "or set reuse_prefix = true if they are yours to lose"
         )
 

@@ -62,10 +62,10 @@ def _count_on(client: redis.Redis, prefix: str, deadline: float) -> tuple[int, b
             return total, False
 
 
-def existing_keys(client, prefix: str, enough: int = 3, time_limit: float = 5.0) -> tuple[int, bytes | None]:
-    """(keys found under prefix, one of them) by SCAN on every master, stopping once
-    `enough` are found or after time_limit seconds: a refusal needs "at least N", not
-    a count of a large keyspace."""
+def existing_keys(client, prefix: str, enough: int = 3, time_limit: float = 5.0) -> tuple[int, bytes | None, bool]:
+    """(keys found under prefix, one of them, whether the whole keyspace was looked at)
+    by SCAN on every master, stopping once `enough` are found or after time_limit
+    seconds: a refusal needs "at least N", not a count of a large keyspace."""
     deadline = time.monotonic() + time_limit
     found: list[bytes] = []
     for node in _each_master(client):
@@ -76,8 +76,8 @@ def existing_keys(client, prefix: str, enough: int = 3, time_limit: float = 5.0)
             if cursor == 0 or len(found) >= enough or time.monotonic() > deadline:
                 break
         if len(found) >= enough or time.monotonic() > deadline:
-            break
-    return len(found), (found[0] if found else None)
+            return len(found), (found[0] if found else None), False
+    return len(found), (found[0] if found else None), True
 
 
 def _under(keys: list, prefix: bytes) -> list[bytes]:

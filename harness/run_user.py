@@ -46,7 +46,6 @@ from dataclasses import replace
 
 import redis
 
-from harness.cluster import cluster_client
 from harness.keyspace import match_pattern
 from harness.parsers import Secret
 from harness.target import Endpoint, explain_failure, make_client, sentinel_manager
@@ -142,11 +141,9 @@ def node_endpoints(endpoint: Endpoint) -> list[Endpoint]:
     or the master and replicas a Sentinel names."""
     plain = replace(endpoint, cluster=False, sentinels=(), service_name="")
     if endpoint.cluster:
-        client = cluster_client(endpoint)
-        try:
-            addresses = sorted({(node.host, node.port) for node in client.get_nodes()})
-        finally:
-            client.close()
+        with _client(plain) as seed:
+            text = seed.execute_command("CLUSTER", "NODES")  # replicas too, unlike redis-py's node list
+        addresses = cluster_node_addresses(_text(text), plain.host)
         return [replace(plain, host=host, port=port, unix_path="") for host, port in addresses]
     if endpoint.sentinels:
         manager = sentinel_manager(endpoint)
@@ -154,6 +151,20 @@ def node_endpoints(endpoint: Endpoint) -> list[Endpoint]:
                      *manager.discover_slaves(endpoint.service_name)]
         return [replace(plain, host=host, port=port, unix_path="") for host, port in addresses]
     return [plain]
+
+
+def cluster_node_addresses(text: str, seed_host: str) -> list[tuple[str, int]]:
+    """(host, port) of every reachable node in a CLUSTER NODES reply, masters and
+    replicas; a node announcing no address is the seed's host."""
+    addresses = set()
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 3 or {"fail", "noaddr", "handshake"} & set(fields[2].split(",")):
+            continue
+        address = fields[1].split("@")[0]
+        host, _, port = address.rpartition(":")
+        addresses.add((host or seed_host, int(port)))
+    return sorted(addresses)
 
 
 class RunUser:

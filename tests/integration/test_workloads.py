@@ -15,7 +15,8 @@ from workloads import WORKLOADS
 HOUSEKEEPING = {"HELLO", "PING", "INFO", "SCAN", "UNLINK", "CLIENT|SETNAME", "CLIENT|SETINFO",
                 "COMMAND|GETKEYS", "SUBSCRIBE", "PSUBSCRIBE", "CLIENT", "COMMAND",
                 # the per-run ACL user (harness.run_user) and the template check's COMMAND INFO
-                "ACL|SETUSER", "ACL|DELUSER", "ACL|USERS", "CLIENT|LIST", "COMMAND|INFO"}
+                "ACL|SETUSER", "ACL|DELUSER", "ACL|USERS", "ACL|WHOAMI", "ACL|GETUSER", "CLIENT|LIST",
+                "COMMAND|INFO"}
 
 
 
