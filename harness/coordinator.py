@@ -80,12 +80,13 @@ def run(config: RunConfig, out=None) -> ExitStatus:
             _refuse_taken_prefix(client, config, endpoint, prefix)
             # The per-run ACL user (removed when `owned` closes, after cleanup, also on
             # failure or Ctrl-C); None when the server gives no ACL rights.
-            confined = owned.enter_context(RunUser(endpoint, prefix, run_id))
+            run_user = owned.enter_context(RunUser(endpoint, prefix, run_id))
             if config.workload == "custom":
-                _check_custom_commands(client, config, prefix, confined is not None)
+                _check_custom_commands(client, config, prefix, run_user.confined is not None)
         finally:
             client.close()  # no socket may be held across the fork
-        endpoint = confined or endpoint
+        run_user.keep()  # puts the user back on a server that restarts mid-run
+        endpoint = run_user.confined or endpoint
         # Before any fork and before anything imports prometheus_client (it picks its
         # multiprocess storage at import time).
         metrics_dir = prepare_directory() if config.prometheus_port or config.pushgateway else None

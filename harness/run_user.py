@@ -28,8 +28,10 @@ client on any node is connected as it (CLIENT LIST user=) and its coordinator is
 on this machine by its pid, from another machine by age (older than STALE_AFTER).
 
 Usage:
-    with RunUser(endpoint, prefix, run_id) as confined:  # None when ACLs are out of reach
-        endpoint = confined or endpoint
+    with RunUser(endpoint, prefix, run_id) as user:  # user.confined: None without ACL rights
+        ...pre-flight checks, then close the pre-flight connection...
+        user.keep()
+        endpoint = user.confined or endpoint
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import multiprocessing
 import os
 import re
 import secrets
+import signal
 import socket
 import time
 from dataclasses import replace
@@ -47,6 +51,7 @@ from dataclasses import replace
 import redis
 
 from harness.keyspace import match_pattern
+from harness.lifecycle import die_with_parent, set_process_name
 from harness.parsers import Secret
 from harness.target import Endpoint, explain_failure, make_client, sentinel_manager
 from harness.template_check import REACHES_OUTSIDE
@@ -58,6 +63,9 @@ USER_PREFIX = "harness-run-"
 # A user of another machine's run is removed only when nobody is connected as it and it
 # is older than this: long enough for a run to connect after creating its user.
 STALE_AFTER = 600.0
+# How often the keeper looks for a node that lost the user (a restart): the run's
+# reconnects back off up to 0.5 s, so the user is back before they give up.
+KEEP_INTERVAL = 0.25
 # Connection set-up that must work under the user even where it is @admin (Redis 6.2).
 PUT_BACK = ("+info", "+client|setname", "+client|getname", "+client|id", "+cluster|slots", "+cluster|nodes")
 _NAME = re.compile(rf"^{re.escape(USER_PREFIX)}([0-9a-f]+)-(\d+)-(\d+)-([0-9a-f]+)$")
@@ -168,17 +176,26 @@ def cluster_node_addresses(text: str, seed_host: str) -> list[tuple[str, int]]:
 
 
 class RunUser:
-    """Context manager: the confined Endpoint (or None), and the user removed at exit."""
+    """Context manager: creates the user on entry (`confined` is the Endpoint that
+    authenticates as it, or None), removes it at exit.
+
+    A server that restarts forgets its ACL users (they live in memory unless an ACL file
+    is saved), and the run's reconnects would then fail to authenticate: `keep()` starts
+    a small process that puts the user back on any node that lost it.
+    """
 
     def __init__(self, endpoint: Endpoint, prefix: str, run_id: str, now=time.time, pid: int | None = None):
         self.endpoint = endpoint
         self.prefix = prefix
         self.name = user_name(run_id, int(now()), pid or os.getpid(), host_tag())
         self.now = now
-        self.created_on: list[Endpoint] = []
+        self.created_on: list[tuple[Endpoint, list[str]]] = []
+        self.confined: Endpoint | None = None
+        self.keeper = None
 
-    def __enter__(self) -> Endpoint | None:
-        return self.create()
+    def __enter__(self) -> "RunUser":
+        self.confined = self.create()
+        return self
 
     def __exit__(self, *exc_info) -> None:
         self.remove()
@@ -194,7 +211,7 @@ class RunUser:
                     rules = acl_rules(self.prefix, self.endpoint.db, digest, _existing(client),
                                       _has_channels(client), configured_commands(client))
                     client.execute_command("ACL SETUSER", self.name, *rules)
-                    self.created_on.append(node)
+                    self.created_on.append((node, rules))
         except (redis.RedisError, OSError, NotConfinable) as exc:
             reason = str(exc) if isinstance(exc, (redis.ResponseError, NotConfinable)) else explain_failure(exc)[0]
             log.info("no per-run ACL user (%s): custom templates are checked by command category instead",
@@ -205,16 +222,51 @@ class RunUser:
                  self.name, self.prefix, len(nodes))
         return replace(self.endpoint, username=self.name, password=Secret(password))
 
+    def keep(self) -> None:
+        """Start the keeper process. Call it after the pre-flight connection is closed:
+        the keeper is forked and must inherit no socket."""
+        if not self.created_on or self.keeper is not None:
+            return
+        context = multiprocessing.get_context("fork")
+        self.keeper = context.Process(target=_keep, name="harness-acl-keeper",
+                                      args=(self.name, list(self.created_on), KEEP_INTERVAL, os.getpid()),
+                                      daemon=True)
+        self.keeper.start()
+
     def remove(self) -> None:
-        """Delete the user from every server it was created on; safe to call twice."""
+        """Stop the keeper, then delete the user from every server it was created on;
+        safe to call twice."""
+        if self.keeper is not None:
+            self.keeper.terminate()
+            self.keeper.join(5)
+            self.keeper = None
         while self.created_on:
-            node = self.created_on.pop()
+            node, _ = self.created_on.pop()
             try:
                 with _client(node) as client:
                     client.execute_command("ACL DELUSER", self.name)
             except (redis.RedisError, OSError) as exc:
                 log.warning("could not remove ACL user %s from %s: %s; the next run against it removes it",
                             self.name, node.describe(), explain_failure(exc)[0])
+
+
+def _keep(name: str, created_on: list, interval: float, coordinator: int) -> None:
+    """The keeper process: every `interval` s, put the user back on a node that lost it
+    (a restart). Dies with the coordinator; ignores the terminal's Ctrl-C (the
+    coordinator stops it after the run's last command)."""
+    die_with_parent(coordinator, signal.SIGTERM)
+    set_process_name("harness:acl")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    clients = [(make_client(node), node, rules) for node, rules in created_on]
+    while True:
+        for client, node, rules in clients:
+            try:
+                if client.execute_command("ACL", "GETUSER", name) is None:
+                    client.execute_command("ACL SETUSER", name, *rules)
+                    log.warning("ACL user %s was gone from %s (a restart?); created it again", name, node.describe())
+            except (redis.RedisError, OSError):
+                pass  # the node is down or restarting: try again next round
+        time.sleep(interval)
 
 
 def remove_stale(nodes: list[Endpoint], now: float, alive=None) -> list[str]:
