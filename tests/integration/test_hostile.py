@@ -296,6 +296,42 @@ def test_killed_runs_user_is_removed_by_the_next_run(redis_server, tmp_path):
     assert run_users(redis_server) == []
 
 
+def start_until_loaded(*args: str) -> subprocess.Popen:
+    process = subprocess.Popen(harness_command("run", "--stats-interval", "0.2", "--duration", "60", *args),
+                               env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=REPO_ROOT)
+    first = process.stdout.readline()
+    assert first.startswith("[ "), first + process.stderr.read()
+    return process
+
+
+def assert_one_user_everywhere_then_none(process, servers, loaded) -> None:
+    """While the run loads: one run user on every server, and the loaded servers'
+    connections authenticated as it. After Ctrl-C: no run user anywhere."""
+    users = [run_users(server) for server in servers]
+    assert all(len(found) == 1 for found in users) and len({found[0] for found in users}) == 1, users
+    for server in loaded:
+        connected = {entry["user"] for entry in client_for(server).client_list() if entry["name"].startswith("harness-")}
+        assert connected == {users[0][0]}, connected
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert all(run_users(server) == [] for server in servers)
+
+
+def test_run_user_on_every_cluster_node(cluster_factory):
+    masters, replicas = cluster_factory(3, replicas=1)
+    process = start_until_loaded("--port", str(masters[0].port), "--workload", "basic_rw")
+    assert_one_user_everywhere_then_none(process, masters + replicas, masters)
+
+
+def test_run_user_on_the_sentinel_master_and_its_replica(sentinel_group):
+    master, replica, sentinels = sentinel_group
+    addresses = ",".join(f"{s.host}:{s.port}" for s in sentinels)
+    process = start_until_loaded("--sentinels", addresses, "--workload", "basic_rw")
+    assert_one_user_everywhere_then_none(process, [master, replica], [master])
+
+
 def test_only_provably_stale_run_users_are_removed(redis_server):
     admin = client_for(redis_server)
     now = int(time.time())
