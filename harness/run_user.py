@@ -95,16 +95,19 @@ class NotConfinable(Exception):
     """The configured user's rights cannot be narrowed into a run user (a reason)."""
 
 
-def acl_rules(prefix: str, db: int, password_hash: str, existing: set[str], channels: bool,
+def acl_rules(prefix: str, db: int, password_hash: str, existing: set[str], channels: str,
               commands: list[str]) -> list[str]:
     """The ACL SETUSER rules of a run user. `existing`: which of REACHES_OUTSIDE this
-    server knows (an unknown name is an error to ACL SETUSER); `channels`: Redis 6.2+;
-    `commands`: the configured user's command rules, so the run user never gets a
-    command the operator's user lacks (a user without DEL still gets NOPERM for DEL)."""
+    server knows (an unknown name is an error to ACL SETUSER); `channels`: "prefix"
+    (channels under the prefix), "none" (the configured user has none) or "unsupported"
+    (Redis before 6.2 has no channel rules); `commands`: the configured user's command
+    rules, so the run user never gets a command the operator's user lacks (a user
+    without DEL still gets NOPERM for DEL)."""
     rules = ["reset", "on", f"#{password_hash}", f"~{match_pattern(prefix)}"]
-    if channels:
-        rules += ["resetchannels", f"&{match_pattern(prefix)}",
-                  f"&{channel_pattern(prefix.encode()).decode(errors='surrogateescape')}"]
+    if channels != "unsupported":
+        rules.append("resetchannels")
+    if channels == "prefix":
+        rules += [f"&{match_pattern(prefix)}", f"&{channel_pattern(prefix.encode()).decode(errors='surrogateescape')}"]
     rules += [*commands, "-@admin", "-@dangerous", *PUT_BACK]
     rules += [f"-{name.lower()}" for name in REACHES_OUTSIDE if name in existing]
     if db and "SELECT" in existing:
@@ -112,12 +115,14 @@ def acl_rules(prefix: str, db: int, password_hash: str, existing: set[str], chan
     return rules
 
 
-def configured_commands(client) -> list[str]:
-    """The command rules of the user the harness is connected as ("+@all -del").
+def configured_access(client) -> tuple[list[str], bool]:
+    """(command rules, all channels?) of the user the harness is connected as:
+    (["+@all", "-del"], True). A user without channel rights (Redis 7's default for a
+    new user) gives a run user without channels.
 
-    Raises NotConfinable when that user's keys or channels are not all of them, or it
-    has selectors: the run user's ~PREFIX* could then reach what the configured user
-    cannot, and ACL rules cannot intersect patterns."""
+    Raises NotConfinable when that user's keys are not all of them, its channels are
+    some but not all, or it has selectors: the run user's ~PREFIX* or &PREFIX* could
+    then reach what the configured user cannot, and ACL rules cannot intersect patterns."""
     me = client.execute_command("ACL", "WHOAMI")  # ACL and GETUSER apart: no redis-py parsing
     reply = client.execute_command("ACL", "GETUSER", me)
     if not isinstance(reply, dict):
@@ -127,9 +132,9 @@ def configured_commands(client) -> list[str]:
     keys, channels = _words(fields.get("keys")), _words(fields.get("channels"))
     all_keys = "allkeys" in flags or keys in (["~*"], ["*"], ["%RW~*"])
     all_channels = "allchannels" in flags or "channels" not in fields or channels in (["&*"], ["*"])
-    if not (all_keys and all_channels) or fields.get("selectors"):
+    if not all_keys or (channels and not all_channels) or fields.get("selectors"):
         raise NotConfinable(f"user {_text(me)!r} has narrower keys or channels than all, or selectors")
-    return _text(fields.get("commands") or b"").split()
+    return _text(fields.get("commands") or b"").split(), all_channels
 
 
 def _words(value) -> list[str]:
@@ -208,8 +213,9 @@ class RunUser:
             remove_stale(nodes, self.now())
             for node in nodes:
                 with _client(node) as client:
-                    rules = acl_rules(self.prefix, self.endpoint.db, digest, _existing(client),
-                                      _has_channels(client), configured_commands(client))
+                    commands, all_channels = configured_access(client)
+                    channels = "unsupported" if not _has_channels(client) else "prefix" if all_channels else "none"
+                    rules = acl_rules(self.prefix, self.endpoint.db, digest, _existing(client), channels, commands)
                     client.execute_command("ACL SETUSER", self.name, *rules)
                     self.created_on.append((node, rules))
         except (redis.RedisError, OSError, NotConfinable) as exc:

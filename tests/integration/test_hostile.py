@@ -450,3 +450,30 @@ def test_killed_coordinators_data_directory_is_removed_by_the_next_run(tmp_path)
     assert done.returncode == 0, done.stderr
     assert not os.path.exists(directory)
     assert re.search(r"removed \d+ data directories of embedded servers left by runs that are gone", done.stderr)
+
+
+@pytest.mark.parametrize("keys, channels, confined", [
+    (["*"], [], True),  # Redis 7's default for a new user: no channels; the run user gets none either
+    (["*"], ["*"], True),
+    (["app:*"], ["*"], False),  # narrower keys: ~PREFIX* could reach what this user cannot
+    (["*"], ["news:*"], False),  # narrower channels, likewise
+])
+def test_run_user_never_has_more_rights_than_the_configured_user(redis_server, tmp_path, keys, channels, confined):
+    admin = client_for(redis_server)
+    admin.set("precious", "data")
+    admin.acl_setuser("operator", enabled=True, passwords=["+op-pw"], keys=keys, channels=channels,
+                      commands=["+@all"], reset_channels=not channels)
+    done = run_harness("run", "--port", str(redis_server.port), "--username", "operator", "--workload", "custom",
+                       "--commands", "1 EVAL return(redis.call('del','precious')) 0; 1 SET {key} {value}",
+                       "--requests", "200", "--duration", "0", "--output", str(tmp_path / "r.json"),
+                       env=clean_env(HARNESS_PASSWORD="op-pw"))
+    if confined:
+        assert done.returncode == 0, done.stderr
+        assert "the run's commands go through ACL user harness-run-" in done.stderr
+        result = json.loads((tmp_path / "r.json").read_text())["harness"]
+        assert result["commands"]["EVAL"]["errors"] == result["commands"]["EVAL"]["count"] > 0
+    else:
+        assert done.returncode == 2, done.stderr
+        assert "in @scripting, and without ACL rights" in done.stderr.strip().splitlines()[-1]
+    assert admin.get("precious") == b"data"
+    assert run_users(redis_server) == []

@@ -12,7 +12,8 @@ def test_name_carries_what_proves_it_stale():
 
 
 def test_rules_confine_keys_and_channels_with_glob_characters_escaped():
-    rules = acl_rules("h*[a]?:", 0, "0" * 64, {"SELECT", "SWAPDB", "MOVE", "MIGRATE", "COPY"}, True, ["+@all", "-del"])
+    rules = acl_rules("h*[a]?:", 0, "0" * 64, {"SELECT", "SWAPDB", "MOVE", "MIGRATE", "COPY"}, "prefix",
+                      ["+@all", "-del"])
     assert rules[:4] == ["reset", "on", "#" + "0" * 64, r"~h\*\[a\]\?:*"]
     assert r"&h\*\[a\]\?:*" in rules and r"&h\*\[a\]\?:chan:*" in rules
     assert rules.index("+@all") < rules.index("-del") < rules.index("-@dangerous")
@@ -22,9 +23,15 @@ def test_rules_confine_keys_and_channels_with_glob_characters_escaped():
 
 
 def test_rules_allow_selecting_the_configured_database_only():
-    rules = acl_rules("p:", 3, "0" * 64, {"SELECT", "MOVE"}, False, ["+@all"])
+    rules = acl_rules("p:", 3, "0" * 64, {"SELECT", "MOVE"}, "unsupported", ["+@all"])
     assert rules[-1] == "+select|3" and "-select" in rules and "-copy" not in rules
     assert not any(rule.startswith("&") for rule in rules)  # Redis before 6.2: no channel rules
+    assert "resetchannels" not in rules
+
+
+def test_a_configured_user_without_channels_gives_a_run_user_without_channels():
+    rules = acl_rules("p:", 0, "0" * 64, set(), "none", ["+@all"])
+    assert "resetchannels" in rules and not any(rule.startswith("&") for rule in rules)
 
 
 def test_cluster_nodes_lists_masters_and_replicas_but_not_failed_nodes():
