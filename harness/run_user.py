@@ -302,9 +302,13 @@ def remove_stale(nodes: list[Endpoint], now: float, alive=None) -> list[str]:
         gone = not alive(pid) if owner == tag else now - created > STALE_AFTER
         if name in connected or not gone:
             continue
-        for node in holders:
-            with _client(node) as client:
-                client.execute_command("ACL DELUSER", name)
+        try:
+            for node in holders:
+                with _client(node) as client:
+                    client.execute_command("ACL DELUSER", name)
+        except (redis.RedisError, OSError) as exc:
+            log.debug("could not remove stale ACL user %s: %s", name, exc)
+            continue
         stale.append(name)
         log.info("removed ACL user %s, left by a run that is gone", name)
     return stale
