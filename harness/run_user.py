@@ -1,7 +1,8 @@
 """A per-run ACL user, so the server itself confines the run to what it owns.
 
 Runs in the coordinator: created after the pre-flight checks and before the fork, removed
-after cleanup (also after a failure or Ctrl-C). The client processes, the reporter and
+after cleanup (also after a failure or Ctrl-C); meanwhile a keeper process (harness:acl,
+forked before the clients) puts it back on a server that restarted. The client processes, the reporter and
 cleanup get an Endpoint that authenticates as this user, so every command of the run -
 preload, load, scripts (EVAL, FCALL: a script runs as its caller) and cleanup's UNLINK -
 is checked by the server against:
@@ -9,8 +10,9 @@ is checked by the server against:
 - keys: only `~PREFIX*` (glob characters of the prefix escaped);
 - channels (Redis 6.2+): `&PREFIX*`, and pub_sub's PSUBSCRIBE pattern literally, because
   the server matches a subscribed *pattern* literally against the channel rules;
-- commands: +@all -@admin -@dangerous, minus every command that reaches another database
-  or server (SELECT, SWAPDB, MOVE, MIGRATE, COPY: COPY's DB option writes elsewhere).
+- commands: the configured user's own command rules (so never more than the operator's
+  user), then -@admin -@dangerous, minus every command that reaches another database or
+  server (SELECT, SWAPDB, MOVE, MIGRATE, COPY: COPY's DB option writes elsewhere).
   Put back: INFO (the live view's server figures), CLIENT SETNAME/GETNAME/ID and CLUSTER
   SLOTS/NODES (redis-py's connection set-up; on 6.2 CLIENT and CLUSTER are @admin as a
   whole), and `SELECT <db>` for the configured database only, since redis-py selects it
