@@ -516,3 +516,21 @@ def test_category_refusals_on_redis_6_2(redis_server_factory, template, needle):
     assert_refused(done, needle)
     assert load_commands(before, commandstats(admin)) == {}
     assert admin.get("precious") == b"data" and admin.dbsize() == 1
+
+
+def test_prefix_that_holds_keys_on_another_master_is_refused(cluster_factory):
+    """The ownership check scans every master, not only the one named on the command line."""
+    masters, _ = cluster_factory(3)
+    other = client_for(masters[1])
+    key = next(f"user:{n}" for n in range(1000) if _served_by(other, f"user:{n}"))
+    other.set(key, "theirs")
+    done = run_harness("run", "--port", str(masters[0].port), "--log-level", "warning", "--key-prefix", "user:",
+                       "--duration", "1")
+    assert_refused(done, f"already holds keys (at least 1, e.g. {key!r})")
+    assert other.get(key) == b"theirs"
+
+
+def _served_by(client, key: str) -> bool:
+    slot = client.execute_command("CLUSTER", "KEYSLOT", key)
+    return any(start <= slot <= end and int(node[1]) == client.connection_pool.connection_kwargs["port"]
+               for start, end, node, *_ in client.execute_command("CLUSTER", "SLOTS"))
