@@ -85,7 +85,7 @@ def run(config: RunConfig, out=None) -> ExitStatus:
                 _check_custom_commands(client, config, prefix, run_user.confined is not None)
         finally:
             client.close()  # no socket may be held across the fork
-        run_user.keep()  # puts the user back on a server that restarts mid-run
+        run_user.keep()  # a process that puts the user back on a server that restarts mid-run
         endpoint = run_user.confined or endpoint
         # Before any fork and before anything imports prometheus_client (it picks its
         # multiprocess storage at import time).

@@ -2,7 +2,7 @@
 
 Runs in the coordinator: created after the pre-flight checks and before the fork, removed
 after cleanup (also after a failure or Ctrl-C); meanwhile a keeper process (harness:acl,
-forked before the clients) puts it back on a server that restarted. The client processes, the reporter and
+started before the clients) puts it back on a server that restarted. The client processes, the reporter and
 cleanup get an Endpoint that authenticates as this user, so every command of the run -
 preload, load, scripts (EVAL, FCALL: a script runs as its caller) and cleanup's UNLINK -
 is checked by the server against:
@@ -41,12 +41,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import multiprocessing
 import os
+import pickle
 import re
 import secrets
 import signal
 import socket
+import subprocess
+import sys
 import time
 from dataclasses import replace
 
@@ -231,22 +233,28 @@ class RunUser:
         return replace(self.endpoint, username=self.name, password=Secret(password))
 
     def keep(self) -> None:
-        """Start the keeper process. Call it after the pre-flight connection is closed:
-        the keeper is forked and must inherit no socket."""
+        """Start the keeper: a fresh interpreter (not a fork, so it inherits no socket of
+        the coordinator's, such as the /metrics listener), told what to keep on stdin -
+        never argv, which `ps` shows."""
         if not self.created_on or self.keeper is not None:
             return
-        context = multiprocessing.get_context("fork")
-        self.keeper = context.Process(target=_keep, name="harness-acl-keeper",
-                                      args=(self.name, list(self.created_on), KEEP_INTERVAL, os.getpid()),
-                                      daemon=True)
-        self.keeper.start()
+        self.keeper = subprocess.Popen(
+            [sys.executable, "-c", "from harness.run_user import keeper_main; keeper_main()"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        )
+        self.keeper.stdin.write(pickle.dumps((self.name, list(self.created_on), KEEP_INTERVAL, os.getpid())))
+        self.keeper.stdin.close()
 
     def remove(self) -> None:
         """Stop the keeper, then delete the user from every server it was created on;
         safe to call twice."""
         if self.keeper is not None:
             self.keeper.terminate()
-            self.keeper.join(5)
+            try:
+                self.keeper.wait(5)
+            except subprocess.TimeoutExpired:
+                self.keeper.kill()
+                self.keeper.wait()
             self.keeper = None
         while self.created_on:
             node, _ = self.created_on.pop()
@@ -258,13 +266,18 @@ class RunUser:
                             self.name, node.describe(), explain_failure(exc)[0])
 
 
-def _keep(name: str, created_on: list, interval: float, coordinator: int) -> None:
-    """The keeper process: every `interval` s, put the user back on a node that lost it
-    (a restart). Dies with the coordinator; ignores the terminal's Ctrl-C (the
-    coordinator stops it after the run's last command)."""
+def keeper_main() -> None:
+    """The keeper process: every interval, put the user back on a node that lost it (a
+    restart). Dies with the coordinator; ignores the terminal's Ctrl-C (the coordinator
+    stops it once the run's last command is sent)."""
+    name, created_on, interval, coordinator = pickle.load(sys.stdin.buffer)
     die_with_parent(coordinator, signal.SIGTERM)
-    set_process_name("harness:acl")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_process_name("harness:acl")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s harness %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    log.handlers[:] = [handler]
+    log.propagate = False
     clients = [(make_client(node), node, rules) for node, rules in created_on]
     while True:
         for client, node, rules in clients:
