@@ -18,7 +18,9 @@ from docopt import DocoptExit, docopt
 from harness import __version__
 from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped
 from harness.logfile import SharedRotatingFileHandler
-from harness.settings import KEYS, SECTIONS, RunConfig, resolve
+from harness.redact import has_credentials, mask_text
+from harness.metrics import is_loopback
+from harness.settings import KEYS, KEYS_BY_NAME, SECTIONS, RunConfig, resolve
 
 log = logging.getLogger("harness")
 
@@ -34,8 +36,8 @@ EXIT_TEXT = """\
 Exit status:
   0    success
   1    a threshold failed (run); the target could not be reached (test-connection)
-  2    bad configuration or usage
-  3    the target was unreachable or the run failed
+  2    bad configuration or usage, or a pre-flight check refused the run before any load
+  3    the target was unreachable or the run failed (a client or the reporter died or hung)
   130  stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM"""
 
 
@@ -125,6 +127,10 @@ def setup_logging(config: RunConfig | None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     file_handler = None
     if config and config.log_file:
+        from harness.preflight import check_writable_file
+
+        check_writable_file(config.log_file, "log_file", config.source("log_file"),
+                            min(config.log_max_bytes, LOG_ROOM))
         try:
             file_handler = SharedRotatingFileHandler(config.log_file, config.log_max_bytes, config.log_backups)
         except OSError as exc:
@@ -144,6 +150,29 @@ def setup_logging(config: RunConfig | None) -> None:
     intervals.propagate = False
 
 
+# log_file needs room for this much (or log_max_bytes if smaller) when the run starts.
+LOG_ROOM = 2**20
+
+
+def warn_about_exposure(config: RunConfig, given: dict[str, str]) -> None:
+    """Secrets on the command line are visible to every local user through ps and
+    /proc; a /metrics bound beyond loopback is visible to the network. Say so, once."""
+    on_command_line = [name for name in ("password", "sentinel_password") if name in given]
+    if "url" in given and config.url is not None and config.url.password:
+        on_command_line.append("url")
+    on_command_line += [name for name in ("pushgateway", "otlp_endpoint") if name in given
+                        and has_credentials(getattr(config, name))]
+    if on_command_line:
+        options = ", ".join(KEYS_BY_NAME[name].option for name in on_command_line)
+        log.warning("credentials given on the command line (%s) are visible to other users in ps; put the "
+                    "password in password_file or HARNESS_PASSWORD, or the URL in the INI file or its "
+                    "HARNESS_ variable", options)
+    if config.prometheus_port and not is_loopback(config.prometheus_bind):
+        log.warning("prometheus_bind = %s (%s): /metrics (run id, target, workload and figures) is reachable "
+                    "from other machines; bind 127.0.0.1 unless that is what you want",
+                    config.prometheus_bind, config.source("prometheus_bind"))
+
+
 def _raise_stopped(signum, _frame):
     status = ExitStatus.SIGINT if signum == signal.SIGINT else ExitStatus.SIGTERM
     # A second signal while stopping exits at once, as an operator expects of Ctrl-C.
@@ -158,14 +187,14 @@ def main(argv: list[str] | None = None, out=None, env=None) -> int:
     try:
         return _main(argv, out, env)
     except HarnessError as exc:
-        print(f"harness: error: {exc}", file=sys.stderr)
+        print(f"harness: error: {mask_text(str(exc))}", file=sys.stderr)
         if _debug(argv, env):
             traceback.print_exc()
         return exc.status
     except Stopped as stop:
         return stop.status
     except Exception as exc:  # noqa: BLE001 - the last guard before a traceback
-        print(f"harness: internal error: {type(exc).__name__}: {exc} "
+        print(f"harness: internal error: {type(exc).__name__}: {mask_text(str(exc))} "
               "(run with --log-level=debug for a traceback)", file=sys.stderr)
         if _debug(argv, env):
             traceback.print_exc()
@@ -200,8 +229,7 @@ def _main(argv: list[str], out, env) -> int:
     config_file = arguments["--config"]
     config = resolve(config_file, env, options_given(arguments))
     setup_logging(config)
-    if {"password", "sentinel_password"} & set(options_given(arguments)):
-        log.warning("a password given on the command line is visible in ps; use password_file or HARNESS_PASSWORD")
+    warn_about_exposure(config, options_given(arguments))
     if arguments["--dry-run"]:
         print(dry_run_text(config, config_file), file=out)
         return ExitStatus.OK

@@ -3,15 +3,26 @@
 Runs in the harness's main process. Before it forks it holds no socket, thread, lock
 or OpenTelemetry object: the pre-flight connection is closed, the embedded server is a
 child process, and the queues and events it creates are the multiprocessing ones that
-are meant to be shared. With the fork start method (set explicitly) it starts one
-reporter process and `client_instances` client processes, waits until every client is
-connected, then releases them together.
+are meant to be shared. The one exception is the /metrics listening socket, bound
+before anything else so a port in use fails the run first: it is meant for the
+reporter, and closed here right after the reporter's fork, before the clients'. With
+the fork start method (set explicitly) it starts one reporter process and
+`client_instances` client processes, waits until every client is connected, then
+releases them together.
 
 Stopping: a deadline or request quota ends the clients by themselves. SIGINT/SIGTERM
-set the stop event: clients finish in-flight operations and send their last figures;
+set the stop flag: clients finish in-flight operations and send their last figures;
 a second signal exits at once. A client that dies is noticed within a poll interval
 (0.2 s); the others are stopped and the run ends with status 3. This is the one place
 that decides the exit status; the reporter writes it into the result file.
+
+Nothing waits for ever (harness/supervision.py has the heartbeat and the fallback):
+- a client silent for heartbeat_timeout after the start is named, killed, status 3;
+- the reporter's death wakes the supervision loop at once: the clients are stopped and
+  the coordinator prints the totals and writes the result file itself, status 3;
+- duration is a hard bound: DEADLINE_SLACK after it the stop flag is set, and clients
+  still running socket_timeout + STOP_GRACE later are killed (status 3);
+- the reporter gets REPORTER_GRACE + metrics_linger + telemetry's close budget to finish.
 """
 
 from __future__ import annotations
@@ -33,15 +44,18 @@ import redis
 from harness.cluster import cluster_client, cluster_masters
 from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped, TargetError
 from harness.keyspace import delete_keys, existing_keys, run_prefix
-from harness.messages import RunEnded
+from harness.messages import REPORTER_GONE, STOP, Failed, Heartbeat, Ready, RunEnded
 from harness.metrics import ENV as METRICS_ENV
-from harness.metrics import mark_dead, prepare_directory, push_metrics, remove_directory
+from harness.metrics import bind_listener, mark_dead, prepare_directory, push_metrics, remove_directory
+from harness.preflight import check_memory, check_output
 from harness.plan import Plan, make_plan
 from harness.reporter import ReporterContext, reporter_main
-from harness.results import harness_block, write_json_atomic
+from harness.results import harness_block, write_result
 from harness.run_user import RunUser
 from harness.settings import RunConfig
 from harness.stats import CommandStats
+from harness.supervision import Fallback, Heartbeats, how_it_ended
+from harness.telemetry import CLOSE_WAIT
 from harness.target import Endpoint, connect, explain_failure, open_target
 from harness.template_check import check_templates
 from harness.worker import ClientContext, client_main
@@ -54,6 +68,9 @@ POLL = 0.2
 # After a stop request, how long clients get to finish in-flight operations.
 STOP_GRACE = 3.0
 REPORTER_GRACE = 10.0
+# How long after `duration` the coordinator sets the stop flag itself: a thread that is
+# behind its rate schedule may still be sending then (the grid lags the clock).
+DEADLINE_SLACK = 0.5
 
 
 def new_run_id() -> str:
@@ -64,6 +81,20 @@ def run(config: RunConfig, out=None) -> ExitStatus:
     run_id = new_run_id()
     prefix = run_prefix(config.key_prefix, run_id)
     plan = make_plan(config, psutil.cpu_count() or 1)
+    # Pre-flight, before the target is touched: each refusal is one line, exit 2.
+    check_output(config)
+    check_memory(config, plan, len(prefix.encode()))
+    listener = None
+    if config.prometheus_port:
+        listener = bind_listener(config.prometheus_port, config.prometheus_bind, config.source("prometheus_port"))
+    try:
+        return _run(config, plan, run_id, prefix, listener)
+    finally:
+        if listener is not None:
+            listener.close()
+
+
+def _run(config: RunConfig, plan: Plan, run_id: str, prefix: str, listener) -> ExitStatus:
     with open_target(config) as endpoint, contextlib.ExitStack() as owned:
         log.info(
             "run %s: %s on %s with %d client processes x %d connections (%d threads each), keys under %r",
@@ -91,7 +122,7 @@ def run(config: RunConfig, out=None) -> ExitStatus:
         # multiprocess storage at import time).
         metrics_dir = prepare_directory() if config.prometheus_port or config.pushgateway else None
         try:
-            status = Supervisor(config, plan, endpoint, run_id, prefix).run()
+            status = Supervisor(config, plan, endpoint, run_id, prefix, listener).run()
         except Stopped:
             log.warning("stopped at once: keys under %r were left in place", prefix)
             raise
@@ -106,25 +137,33 @@ def run(config: RunConfig, out=None) -> ExitStatus:
 
 
 class Supervisor:
-    def __init__(self, config: RunConfig, plan: Plan, endpoint: Endpoint, run_id: str, prefix: str):
+    def __init__(self, config: RunConfig, plan: Plan, endpoint: Endpoint, run_id: str, prefix: str,
+                 listener=None):
         self.config = config
         self.plan = plan
         self.endpoint = endpoint
         self.run_id = run_id
         self.prefix = prefix
+        self.listener = listener  # /metrics socket: the reporter's, closed here after its fork
         self.signalled: ExitStatus | None = None
         self.failures: list[str] = []
         self.marked_dead: set[int] = set()
+        self.heartbeats = Heartbeats(plan.processes, config.heartbeat_timeout)
+        self.fallback = Fallback()
+        self.killed = False  # the coordinator had to kill a client that would not stop
+        self.started = 0.0
 
     def run(self) -> ExitStatus:
         mp = multiprocessing.get_context("fork")
         reports, control = mp.Queue(), mp.Queue()
         stop = mp.RawValue("b", 0)
         start_at = mp.RawValue("d", 0.0)
+        done = mp.RawValue("b", 0)
         me = os.getpid()
         reporter = mp.Process(
             target=reporter_main, name="harness-reporter",
-            args=(ReporterContext(self.config, self.plan, self.run_id, self.endpoint, reports, start_at, me, stop),),
+            args=(ReporterContext(self.config, self.plan, self.run_id, self.endpoint, reports, start_at, me, stop,
+                                  done, self.listener),),
         )
         clients = [
             mp.Process(
@@ -135,23 +174,49 @@ class Supervisor:
             for index in range(self.plan.processes)
         ]
         reporter.start()
+        if self.listener is not None:
+            self.listener.close()  # the reporter has its copy; the clients must not hold one
         for client in clients:
             client.start()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         status, reason = ExitStatus.RUN_FAILED, "the coordinator stopped unexpectedly"
         try:
-            status, reason = self._supervise(clients, control, stop, start_at)
+            status, reason = self._supervise(clients, reporter, control, stop, start_at)
         finally:
             _end(clients, grace=0)
+            self._read_control(control)  # the last Delta copies, for the fallback
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            reports.put(RunEnded(int(status), reason, list(self.failures)))
-            reporter.join(REPORTER_GRACE)
-            _end([reporter], grace=0)
+            if reporter.exitcode is None:
+                reports.put(RunEnded(int(status), reason, list(self.failures)))
+                reporter.join(REPORTER_GRACE + self.config.metrics_linger + CLOSE_WAIT)
+                _end([reporter], grace=0)
+            # Nobody reads the queue now: never wait at exit to flush into a full pipe.
+            reports.cancel_join_thread()
+        if not done.value:
+            return self._without_reporter(reporter, status, reason)
+        # The summary and result file are out; what happens to the reporter afterwards
+        # (killed while /metrics lingers, say) does not change what they say.
         if status == ExitStatus.OK and reporter.exitcode == ExitStatus.FAILED_CHECK:
             status = ExitStatus.FAILED_CHECK  # a threshold failed: the reporter said so and why
-        elif reporter.exitcode not in (0, None) and status == ExitStatus.OK:
-            status = ExitStatus.RUN_FAILED
+        return status
+
+    def _without_reporter(self, reporter, status: ExitStatus, reason: str) -> ExitStatus:
+        """The reporter ended without its summary and result file: say so, and write
+        what the coordinator knows instead (see harness/supervision.py)."""
+        if reporter.exitcode == ExitStatus.RUN_FAILED:
+            return ExitStatus.RUN_FAILED  # it said why (the result file could not be written)
+        text = f"reporter process (pid {reporter.pid}) {how_it_ended(reporter.exitcode)}"
+        if not any(failure.startswith("reporter process") for failure in self.failures):
+            log.error("%s before it wrote the results", text)
+            self.failures.append(text)
+        if status not in (ExitStatus.SIGINT, ExitStatus.SIGTERM):
+            status, reason = ExitStatus.RUN_FAILED, self.failures[0]
+        measured_from = self.started + self.config.warmup if self.started else 0.0
+        try:
+            self.fallback.write(self.config, self.run_id, measured_from, status, reason, self.failures)
+        except OSError as exc:
+            log.error("cannot write result file %s: %s", self.config.output, exc.strerror)
         return status
 
     def _on_signal(self, signum, _frame) -> None:
@@ -160,31 +225,75 @@ class Supervisor:
             raise Stopped(status)  # the second signal: unwind now, killing the clients
         self.signalled = status
 
-    def _supervise(self, clients, control, stop, start_at) -> tuple[ExitStatus, str]:
-        if not self._wait_ready(clients, control):
-            stop.value = 1
+    def _supervise(self, clients, reporter, control, stop, start_at) -> tuple[ExitStatus, str]:
+        if not self._wait_ready(clients, reporter, control):
+            stop.value = REPORTER_GONE if reporter.exitcode is not None else STOP
             return self._verdict()
-        start_at.value = time.monotonic() + 0.02  # clients poll every 2 ms, then sleep until then
+        self.started = time.monotonic() + 0.02
+        start_at.value = self.started  # clients poll every 2 ms, then sleep until then
+        self.heartbeats.start(self.started)
+        deadline = self.started + self.config.duration + DEADLINE_SLACK if self.config.duration else float("inf")
         stop_since = None
+        kill_after = STOP_GRACE
         while True:
             live = [client for client in clients if client.exitcode is None]
             if not live:
                 self._check_exits(clients)
                 return self._verdict()
-            multiprocessing.connection.wait([client.sentinel for client in live], POLL)
+            waiting = [client.sentinel for client in live] + ([reporter.sentinel] if reporter.exitcode is None else [])
+            multiprocessing.connection.wait(waiting, POLL)
+            now = time.monotonic()
             self._read_control(control)
             self._check_exits(clients)
+            self._check_reporter(reporter, stop)
+            self._check_heartbeats(clients, now)
+            if stop_since is None and now >= deadline:
+                sending = [index for index, client in enumerate(clients)
+                           if client.exitcode is None and index not in self.heartbeats.finished]
+                if sending:
+                    log.warning("duration %g s is over but client processes are still sending (%s; a rate "
+                                "that cannot be met?): stopping them", self.config.duration,
+                                ", ".join(map(str, sending)))
+                stop.value = max(stop.value, STOP)
+                stop_since, kill_after = now, self.config.socket_timeout + STOP_GRACE
             if stop_since is None and (self.failures or self.signalled):
-                stop.value = 1
-                stop_since = time.monotonic()
-            if stop_since is not None and time.monotonic() - stop_since > STOP_GRACE:
+                stop.value = max(stop.value, STOP)
+                stop_since = now
+            if stop_since is not None and now - stop_since > kill_after:
                 lingering = [client for client in clients if client.exitcode is None]
                 if lingering:
-                    log.warning("%d client processes did not stop within %.0f s; killing them",
-                                len(lingering), STOP_GRACE)
-                _end(lingering, grace=0)
+                    self._kill(lingering, f"did not stop within {kill_after:.0f} s of the stop request")
 
-    def _wait_ready(self, clients, control) -> bool:
+    def _check_reporter(self, reporter, stop) -> None:
+        if reporter.exitcode is None or stop.value == REPORTER_GONE:
+            return
+        text = f"reporter process (pid {reporter.pid}) {how_it_ended(reporter.exitcode)}"
+        log.error("%s; stopping the run", text)
+        self.failures.append(text)
+        stop.value = REPORTER_GONE
+
+    def _check_heartbeats(self, clients, now: float) -> None:
+        live = [index for index, client in enumerate(clients) if client.exitcode is None]
+        for index, silent in self.heartbeats.silent(now, live):
+            client = clients[index]
+            text = (f"client process {index} (pid {client.pid}) sent nothing for {silent:.1f} s "
+                    f"(heartbeat_timeout {self.config.heartbeat_timeout:g} s): stopped or hung; killed it")
+            log.error("%s; stopping the run", text)
+            self.failures.append(text)
+            client.kill()
+            client.join(5)
+
+    def _kill(self, lingering, why: str) -> None:
+        """After a signal this only hastens the stop the user asked for (the status stays
+        130/143); otherwise the run could not end by itself: status 3."""
+        pids = ", ".join(str(client.pid) for client in lingering)
+        log.warning("%d client processes (pids %s) %s; killing them", len(lingering), pids, why)
+        if not self.signalled:
+            self.failures.append(f"client processes (pids {pids}) {why}; killed")
+        self.killed = True
+        _end(lingering, grace=0)
+
+    def _wait_ready(self, clients, reporter, control) -> bool:
         """Until every client is connected; False on a failure or a signal first."""
         budget = (self.config.connect_timeout + 2.0) * (self.config.connect_retries + 1) + 5.0
         deadline = time.monotonic() + budget
@@ -192,32 +301,40 @@ class Supervisor:
         while len(ready) < len(clients):
             if self.signalled or self.failures:
                 return False
+            if reporter.exitcode is not None:
+                self.failures.append(f"reporter process (pid {reporter.pid}) {how_it_ended(reporter.exitcode)}")
+                log.error("%s; stopping the run", self.failures[-1])
+                return False
             if time.monotonic() > deadline:
-                self.failures.append(f"client processes did not connect within {budget:.0f} s")
+                self.failures.append(f"client processes were not connected and prepared within {budget:.0f} s")
+                log.error("%s; stopping the run", self.failures[-1])
                 return False
             try:
                 message = control.get(timeout=POLL)
             except queue.Empty:
                 self._check_exits(clients)
                 continue
-            if message[0] == "ready":
-                ready.add(message[1])
-            else:
+            if isinstance(message, Ready):
+                ready.add(message.process)
+            elif isinstance(message, Failed):
                 self._record_failure(message)
         return True
 
     def _read_control(self, control) -> None:
+        now = time.monotonic()
         while True:
             try:
                 message = control.get_nowait()
             except queue.Empty:
                 return
-            if message[0] == "failed":
+            if isinstance(message, Heartbeat):
+                self.heartbeats.seen(message.process, now, final=message.delta.final)
+                self.fallback.add(message.delta)
+            elif isinstance(message, Failed):
                 self._record_failure(message)
 
-    def _record_failure(self, message) -> None:
-        _, index, reason = message
-        text = f"client process {index}: {reason}"
+    def _record_failure(self, message: Failed) -> None:
+        text = f"client process {message.process}: {message.reason}"
         if text not in self.failures:
             log.error("%s; stopping the run", text)
             self.failures.append(text)
@@ -230,12 +347,9 @@ class Supervisor:
                 self.marked_dead.add(client.pid)
             if code is None or code == 0:
                 continue
-            if code < 0:
-                why = f"killed by {signal.Signals(-code).name}"
-            else:
-                why = f"exited with status {code}"
-            text = f"client process {index} (pid {client.pid}) {why}"
-            if not any(failure.startswith(f"client process {index}") for failure in self.failures):
+            text = f"client process {index} (pid {client.pid}) {how_it_ended(code)}"
+            if not any(failure.startswith(f"client process {index}") for failure in self.failures) \
+                    and not self.killed:
                 log.error("%s; stopping the run", text)
                 self.failures.append(text)
 
@@ -316,7 +430,7 @@ def _write_unstarted(config: RunConfig, status: ExitStatus, reason: str) -> None
     if not config.output:
         return
     try:
-        write_json_atomic(config.output, {"harness": harness_block(CommandStats(), 0.0, status, reason)})
+        write_result(config.output, {"harness": harness_block(CommandStats(), 0.0, status, reason)})
     except OSError as exc:
         raise HarnessError(f"cannot write result file {config.output}: {exc.strerror}") from None
 

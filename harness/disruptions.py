@@ -88,5 +88,5 @@ def describe(entry: dict) -> str:
     """One summary line for a disruption from report()."""
     after = entry["recovered_after_s"]
     outcome = f"served again after {after:.3f} s" if after is not None else "not served again before the end"
-    return (f"disruption at {entry['at_s']:.1f} s: {entry['failed_operations']:,} operations failed "
+    return (f"disruption at {entry['at_s']:.1f} s: {entry['failed_operations']:,} operations failed or unanswered "
             f"on {entry['connections']} connections; {outcome}")

@@ -101,5 +101,5 @@ def summary_line(state, seconds: float) -> str:
     per_command = "  ".join(f"{name} {totals.count_of(name):,}" for name in totals.commands())
     return (
         f"[total {seconds:7.1f}s] {totals.total:,} ops  {rate:,.0f} ops/s  "
-        f"errors {totals.total_errors:,}  max lag {state.max_lag:.3f}s  | {per_command}"
+        f"errors {totals.total_errors:,}  indeterminate {totals.total_indeterminate:,}  max lag {state.max_lag:.3f}s  | {per_command}"
     )

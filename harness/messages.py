@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 
 from harness.stats import CommandStats, PubSubStats
 
+# Values of the shared stop flag the coordinator sets for the client processes.
+STOP = 1  # stop sending, finish in-flight operations, send the last figures
+REPORTER_GONE = 2  # the same, and the reporter is dead: do not wait to flush its queue
+
 
 @dataclass
 class Delta:
@@ -37,11 +41,15 @@ class Preloaded:
 @dataclass
 class ProcessEnded:
     """A client process finished cleanly; `last_reply` is when its last reply came in,
-    `cpu_seconds` the CPU time the whole process used (all its threads)."""
+    `cpu_seconds` the CPU time the process used (all its threads) from the start of the
+    load, `setup_cpu_seconds` before it (connecting, encoding keys and values),
+    `max_rss_mb` its peak resident memory."""
 
     process: int
     last_reply: float
     cpu_seconds: float = 0.0
+    setup_cpu_seconds: float = 0.0
+    max_rss_mb: float = 0.0
 
 
 @dataclass
@@ -51,3 +59,28 @@ class RunEnded:
     status: int
     reason: str
     failures: list[str] = field(default_factory=list)
+
+
+# From a client process to the coordinator (its control queue).
+@dataclass
+class Ready:
+    """Connected and prepared: waiting for the start signal."""
+
+    process: int
+
+
+@dataclass
+class Failed:
+    """The process is about to exit non-zero, for this reason."""
+
+    process: int
+    reason: str
+
+
+@dataclass
+class Heartbeat:
+    """A copy of a Delta for the coordinator: proof of life, and what it can write as
+    the result if the reporter dies."""
+
+    process: int
+    delta: Delta

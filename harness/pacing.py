@@ -11,6 +11,11 @@ due as soon as a connection is free, and its latency runs from the moment it is 
 from __future__ import annotations
 
 
+# How long after the end a thread that is behind schedule may still send batches
+# intended before the end.
+LATE_AT_END = 0.01
+
+
 class Schedule:
     """Intended start times for batches of `batch` operations at `rate` operations/s."""
 
@@ -29,12 +34,13 @@ class Schedule:
         return intended if intended <= now else None
 
     def finished(self, now: float) -> bool:
-        """No batch is left before the end: closed loop by the clock, open loop by the
+        """No batch is left before the end: closed loop by the clock; open loop by the
         grid, so a batch intended just before the end is still sent if the thread wakes
-        a little late."""
+        a little late, and by the clock LATE_AT_END after the end, so a schedule the
+        target cannot keep up with does not run on past `duration` (its lag says so)."""
         if not self.open_loop:
             return now >= self.end
-        return self.start + self.count * self.interval >= self.end
+        return self.start + self.count * self.interval >= self.end or now >= self.end + LATE_AT_END
 
     def next_time(self) -> float:
         """When the next batch is due (open loop); the loop sleeps until then."""

@@ -5,23 +5,30 @@ Control.publish_round; every thread answers at its next loop turn with a Report 
 that round, so the merged Delta covers the same span for all of them. It also passes
 the coordinator's stop request on to the threads (Control.stopping) and tells the
 subscriber thread when the publishers are done.
+
+Each Delta goes to the reporter and, as a copy, to the coordinator: the copy is this
+process's heartbeat (a process silent for heartbeat_timeout is killed) and what the
+coordinator writes a result file from if the reporter dies.
 """
 
 from __future__ import annotations
 
 import queue
+import resource
 import time
 
-from harness.loop import Control, Report
-from harness.messages import Delta, ProcessEnded
+from harness.coordination import Control, Report
+from harness.messages import REPORTER_GONE, Delta, Heartbeat, ProcessEnded
 from harness.stats import CommandStats
 
 DELTA_EVERY = 1.0
 
 
-def relay(ctx, workers: list, subscriber, outbox: queue.SimpleQueue, control: Control, metrics=None) -> None:
+def relay(ctx, workers: list, subscriber, outbox: queue.SimpleQueue, control: Control, metrics=None,
+          cpu_at_start: float = 0.0) -> None:
     """Every DELTA_EVERY seconds ask the threads for their figures and send the reporter
-    one Delta that merges them; the last one once every thread is done."""
+    one Delta that merges them; the last one once every thread is done.
+    `cpu_at_start`: the process's CPU time when the load began."""
     threads = workers + ([subscriber] if subscriber else [])
     latest: dict[int, Report] = {}
     last_reply = 0.0
@@ -48,8 +55,15 @@ def relay(ctx, workers: list, subscriber, outbox: queue.SimpleQueue, control: Co
         if metrics is not None:  # the same figures, to this process's Prometheus files
             metrics.add(delta)
         ctx.reports.put(delta)
+        ctx.control.put(Heartbeat(ctx.index, delta))
         if done:
-            ctx.reports.put(ProcessEnded(ctx.index, last_reply, time.process_time()))
+            cpu = time.process_time()
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+            ctx.reports.put(ProcessEnded(ctx.index, last_reply, cpu - cpu_at_start, cpu_at_start, round(peak, 1)))
+            if ctx.stop.value == REPORTER_GONE:
+                # Nobody reads the reporter's queue any more: exit without waiting for
+                # its feeder thread to flush into a full pipe (that wait never ends).
+                ctx.reports.cancel_join_thread()
             return
 
 

@@ -5,7 +5,11 @@ stats_interval, serves Prometheus /metrics and exports OTLP (both only when
 configured, and only here), samples the client processes' CPU and memory and the
 server's INFO, and when the coordinator says the run has ended (RunEnded, sent after
 every client process has exited, so every Delta is already in the queue) it prints the
-summary and writes the result file.
+summary and writes the result file, then sets `done`: from then on the coordinator
+need not write a result file for it, whatever happens to this process.
+
+With output = -, the result document is standard output, so the live view and the
+summary go to standard error.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from harness.lifecycle import die_with_parent, set_process_name
 from harness.messages import Delta, Preloaded, ProcessEnded, RunEnded
 from harness.plan import Plan
 from harness.resources import ProcessMonitor, ServerSampler
-from harness.results import cluster_block, pubsub_block, summary_table, write_json_atomic
+from harness.results import cluster_block, pubsub_block, summary_table, write_result
 from harness.result_document import build_document
 from harness.series import SeriesPoint
 from harness.settings import RunConfig
@@ -43,6 +47,8 @@ class ReporterContext:
     start_at: object  # multiprocessing.RawValue('d'): monotonic start, 0 until started
     coordinator_pid: int
     stop: object = None  # multiprocessing.RawValue('b'): set to stop the run (abort_on_fail)
+    done: object = None  # multiprocessing.RawValue('b'): set once the summary and result file are out
+    listener: object = None  # the /metrics listening socket, bound by the coordinator (or None)
 
 
 # Long runs stay bounded: past this many points the time series doubles its step
@@ -74,7 +80,9 @@ class RunState:
     max_lag: float = 0.0
     connections: dict = field(default_factory=dict)  # process -> open connections
     last_reply: dict = field(default_factory=dict)  # process -> monotonic time
-    client_cpu: dict = field(default_factory=dict)  # process -> CPU seconds it used
+    client_cpu: dict = field(default_factory=dict)  # process -> CPU seconds it used during the load
+    clients: dict = field(default_factory=dict)  # process -> its ProcessEnded figures
+    reporter_cpu_at_start: float | None = None  # this process's CPU time at the first Delta
     resources: list = field(default_factory=list)  # per interval: processes and server
     ended: RunEnded | None = None
     start: float = 0.0
@@ -89,10 +97,15 @@ class RunState:
         elif isinstance(message, ProcessEnded):
             self.last_reply[message.process] = message.last_reply
             self.client_cpu[message.process] = message.cpu_seconds
+            self.clients[message.process] = {"cpu_seconds": round(message.cpu_seconds, 3),
+                                             "setup_cpu_seconds": round(message.setup_cpu_seconds, 3),
+                                             "max_rss_mb": message.max_rss_mb}
         elif isinstance(message, RunEnded):
             self.ended = message
 
     def _apply_delta(self, delta: Delta) -> None:
+        if self.reporter_cpu_at_start is None:
+            self.reporter_cpu_at_start = time.process_time()
         stats = delta.stats
         self.samples += stats.samples
         stats.samples = []
@@ -147,11 +160,10 @@ class Outputs:
         config = ctx.config
         self.metrics_server = None
         self.telemetry = None
-        if config.prometheus_port:
+        if ctx.listener is not None:
             from harness.metrics import serve
 
-            self.metrics_server = serve(config.prometheus_port, config.prometheus_bind, ctx.run_id,
-                                        config.workload, ctx.endpoint.describe())
+            self.metrics_server = serve(ctx.listener, ctx.run_id, config.workload, ctx.endpoint.describe())
         if config.otlp_endpoint:
             from harness.telemetry import Telemetry
 
@@ -184,7 +196,7 @@ def reporter_main(ctx: ReporterContext) -> None:
     set_process_name("harness:report")
     outputs = Outputs(ctx)
     state = RunState()
-    view = live.LiveView(ctx.config, sys.stdout)
+    view = live.LiveView(ctx.config, text_stream(ctx.config))
     interval = ctx.config.stats_interval
     next_view = None
     while state.ended is None:
@@ -201,6 +213,11 @@ def reporter_main(ctx: ReporterContext) -> None:
             check_abort(ctx, state)
             next_view += interval
     finish(ctx, state, outputs, view)
+
+
+def text_stream(config: RunConfig):
+    """Where the live view and the summary go: stdout, unless the result document does."""
+    return sys.stderr if config.output == "-" else sys.stdout
 
 
 def facts_of(ctx: ReporterContext, state: RunState, seconds: float, pubsub: dict | None = None) -> thresholds.Facts:
@@ -256,27 +273,30 @@ def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view: "live.
             reason += " - stopped early by abort_on_fail"
         state.ended = RunEnded(ExitStatus.FAILED_CHECK, reason, state.ended.failures)
     view.close()
-    print(live.summary_line(state, seconds), flush=True)
-    print(summary_table(state.totals, seconds, pubsub), flush=True)
+    out = text_stream(config)
+    print(live.summary_line(state, seconds), file=out, flush=True)
+    print(summary_table(state.totals, seconds, pubsub, paced=config.rate > 0), file=out, flush=True)
     if ctx.endpoint.cluster:
         cluster = cluster_block(state.totals)
         shares = ", ".join(f"{node} {entry['share']:.1%}" for node, entry in cluster["nodes"].items())
         moved, ask = cluster["redirections"]["MOVED"], cluster["redirections"]["ASK"]
         print(f"cluster: operations per master: {shares}; redirections followed: MOVED {moved:,}, ASK {ask:,}",
-              flush=True)
+              file=out, flush=True)
     for entry in disruptions.report(state.disruptions, state.start):
-        print(disruptions.describe(entry), flush=True)
+        print(disruptions.describe(entry), file=out, flush=True)
     for verdict in verdicts:
         print(f"threshold {verdict['threshold']}: measured {verdict['measured']:g} "
-              f"{'PASS' if verdict['passed'] else 'FAIL'}", flush=True)
+              f"{'PASS' if verdict['passed'] else 'FAIL'}", file=out, flush=True)
     ops_per_cpu = _ops_per_cpu_second(state)
     if ops_per_cpu:
-        print(f"harness cost: {ops_per_cpu:,.0f} operations per harness CPU-second", flush=True)
+        print(f"harness cost: {ops_per_cpu:,.0f} operations per harness CPU-second", file=out, flush=True)
     try:
         if config.output:
             document = build_document(ctx, state, seconds, pubsub, outputs.processes.summary(), ops_per_cpu)
             document["harness"]["thresholds"] = verdicts
-            write_json_atomic(config.output, document)
+            write_result(config.output, document)
+        if ctx.done is not None:
+            ctx.done.value = 1
     except OSError as exc:
         print(f"harness: error: cannot write result file {config.output}: {exc.strerror}", file=sys.stderr)
         raise SystemExit(3) from None
@@ -287,6 +307,7 @@ def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view: "live.
 
 
 def _ops_per_cpu_second(state: RunState) -> float:
-    """Measured operations per CPU second of the harness (client processes and this one)."""
-    cpu = sum(state.client_cpu.values()) + time.process_time()
+    """Measured operations per CPU second of the harness (client processes and this one)
+    while the load ran: setting up connections and encoding keys is left out."""
+    cpu = sum(state.client_cpu.values()) + time.process_time() - (state.reporter_cpu_at_start or 0.0)
     return state.totals.total / cpu if cpu > 0 else 0.0

@@ -35,7 +35,8 @@ def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: d
         "max_schedule_lag_seconds": round(state.max_lag, 6),
     }
     block["resources"] = dict(resources, ops_per_harness_cpu_second=round(ops_per_cpu, 1),
-                              client_cpu_seconds={str(p): round(s, 3) for p, s in sorted(state.client_cpu.items())})
+                              client_cpu_seconds={str(p): round(s, 3) for p, s in sorted(state.client_cpu.items())},
+                              clients={str(p): figures for p, figures in sorted(state.clients.items())})
     block["samples"] = state.resources
     block["disruptions"] = disruptions.report(state.disruptions, state.start)
     if ctx.endpoint.cluster:

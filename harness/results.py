@@ -6,8 +6,11 @@ This holds the "harness" block; the metrics issue adds memtier_benchmark's layou
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
+import sys
 import tempfile
 
 from harness import histogram
@@ -19,10 +22,13 @@ READ_COMMANDS = frozenset({"GET", "HGET", "ZSCORE", "LINDEX", "GETEX", "HMGET"})
 
 
 def command_block(stats: CommandStats, name: str) -> dict:
-    block = {"count": stats.count_of(name), "errors": stats.errors_of(name)}
+    block = {"count": stats.count_of(name), "errors": stats.errors_of(name),
+             "indeterminate": stats.indeterminate_of(name)}
     if name in READ_COMMANDS and stats.ok[name]:
         block["hit_rate"] = round(1 - stats.nulls[name] / stats.ok[name], 6)
     block["latency"] = histogram.summary_ms(stats.latency_of(name))
+    if name in stats.service:  # from the write to the reply: latency less queueing behind the schedule
+        block["service_time"] = histogram.summary_ms(stats.service[name])
     return block
 
 
@@ -34,6 +40,10 @@ def harness_block(stats: CommandStats, elapsed: float, status: int, reason: str)
             "count": stats.total,
             "errors": stats.total_errors,
             "errors_by_type": stats.errors_by_type(),
+            # Written on a connection that failed before the reply: the server may or
+            # may not have run them.
+            "indeterminate": stats.total_indeterminate,
+            "indeterminate_by_cause": stats.indeterminate_by_type(),
             "ops_per_sec": round(stats.total / elapsed, 3) if elapsed > 0 else 0.0,
             "seconds": round(elapsed, 3),
             "batches": stats.batches,
@@ -52,7 +62,21 @@ def cluster_block(stats: CommandStats) -> dict:
     }
 
 
+def write_result(path: str, document: dict) -> None:
+    """The result document to `path`, or to standard output when path is `-`."""
+    if path == "-":
+        json.dump(document, sys.stdout, indent=2, sort_keys=False)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        return
+    write_json_atomic(path, document)
+
+
 def write_json_atomic(path: str, document: dict) -> None:
+    """Write to a temporary file beside `path`, then rename it over `path` only when
+    `path` is absent or a regular file: a device (/dev/null), FIFO or directory at the
+    path is never replaced (pre-flight refuses those; this holds if one appears later)."""
+    _refuse_special(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, temporary = tempfile.mkstemp(prefix=".harness-result-", dir=directory)
     umask = os.umask(0)
@@ -62,10 +86,20 @@ def write_json_atomic(path: str, document: dict) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2, sort_keys=False)
             handle.write("\n")
+        _refuse_special(path)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _refuse_special(path: str) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise OSError(errno.EEXIST, "it exists and is not a regular file, so it is left as it is")
 
 
 def pubsub_block(pubsub: PubSubStats, measured: CommandStats, warmup: CommandStats, subscribers: int) -> dict:
@@ -85,8 +119,10 @@ def pubsub_block(pubsub: PubSubStats, measured: CommandStats, warmup: CommandSta
     }
 
 
-def summary_table(stats: CommandStats, seconds: float, pubsub: dict | None = None) -> str:
-    """The final table on stdout: one row per command, then the totals."""
+def summary_table(stats: CommandStats, seconds: float, pubsub: dict | None = None, paced: bool = False) -> str:
+    """The final table on stdout: one row per command, then the totals. A paced run
+    adds each command's service time (write to reply), so queueing behind the schedule
+    can be told from the server's own time."""
     header = f"{'command':<10} {'ops':>12} {'ops/s':>11} {'errors':>8} {'p50 ms':>8} {'p99 ms':>8} " \
              f"{'p99.9 ms':>9} {'max ms':>8} {'hits':>7}"
     rows = [header]
@@ -104,6 +140,19 @@ def summary_table(stats: CommandStats, seconds: float, pubsub: dict | None = Non
             f"{summary.get('p99_ms', 0):>8.3f} {summary.get('p99.9_ms', 0):>9.3f} {summary.get('max_ms', 0):>8.3f} "
             f"{hits:>7}"
         )
+    if paced:
+        for name in stats.commands():
+            service = histogram.summary_ms(stats.service.get(name, {}))
+            if service:
+                rows.append(f"{name + ' svc':<10} {'':>12} {'':>11} {'':>8} {service.get('p50_ms', 0):>8.3f} "
+                            f"{service.get('p99_ms', 0):>8.3f} {service.get('p99.9_ms', 0):>9.3f} "
+                            f"{service.get('max_ms', 0):>8.3f}")
+        rows.append("(svc: service time, from the write to the reply; the rows above count from each "
+                    "operation's intended start)")
+    if stats.total_indeterminate:
+        causes = ", ".join(f"{cause} {n:,}" for cause, n in sorted(stats.indeterminate_by_type().items()))
+        rows.append(f"indeterminate: {stats.total_indeterminate:,} operations written on connections that failed "
+                    f"before replying ({causes}); the server may or may not have run them")
     if pubsub is not None:
         latency = pubsub["latency"]
         rows.append(

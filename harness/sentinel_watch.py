@@ -16,7 +16,7 @@ import time
 
 import redis
 
-from harness.loop import Control
+from harness.coordination import Control
 from harness.target import Endpoint, sentinel_manager
 
 log = logging.getLogger("harness")

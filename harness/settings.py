@@ -5,7 +5,8 @@ Layers, lowest first: built-in defaults < the INI file (-c) < the environment
 
 Every key is one field of RunConfig; its metadata (section, default text, parser, help)
 drives the INI reader, the environment names, the docopt usage text, --dry-run and the
-error messages, so adding a key is one entry here. Runs in the coordinator before any
+error messages, so adding a key is one declaration: here for a key every run has, in
+the workload's own module for a key only that workload reads (`config_keys`). Runs in the coordinator before any
 fork; pure apart from reading the INI file and password_file.
 """
 
@@ -13,33 +14,37 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
 from harness import parsers as p
 from harness.errors import ConfigError
-from workloads import WORKLOAD_NAMES
+from harness.redact import mask_url
+from harness.schema import SECTIONS, key
+from workloads import WORKLOAD_NAMES, declared_keys
 
-SECTIONS = ("target", "run", "workload", "metrics", "thresholds")
 ENV_PREFIX = "HARNESS_"
 # The OpenTelemetry standard variable; HARNESS_OTLP_ENDPOINT wins over it.
 OTEL_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 DEFAULT_SOURCE = "default"
+# A config file is a few kilobytes; this bound stops `-c /dev/zero` reading forever.
+MAX_CONFIG_BYTES = 2**20
+# A password file's first line is read up to this many bytes (it may be a pipe).
+MAX_PASSWORD_BYTES = 64 * 2**10
+# Every key carries the prefix; a long one costs memory and bandwidth per operation.
+MAX_KEY_PREFIX = 1024
+# Keys whose value is a URL that may carry credentials (the target's url is a RedisUrl).
+URL_KEYS = ("pushgateway", "otlp_endpoint")
 
 
-def key(section: str, default: str, parser: p.Parser, help: str, metavar: str = "VALUE", option: str = ""):
-    """Declare a configuration key: a RunConfig field carrying its own description."""
-    assert section in SECTIONS, section
-    return field(
-        metadata=dict(section=section, default=default, parser=parser, help=help, metavar=metavar,
-                      option_name=option)
-    )
+@dataclass(frozen=True, kw_only=True)
+class CoreConfig:
+    """The keys every run has; RunConfig adds the workloads' own (below)."""
 
-
-@dataclass(frozen=True)
-class RunConfig:
     # [target]
     url: p.RedisUrl | None = key(
         "target", "", p.redis_url(), "redis://, rediss://, unix:// URL, or embedded", "URL"
@@ -77,6 +82,9 @@ class RunConfig:
     warmup: float = key("run", "0", p.number(), "seconds of load left out of the results", "SEC")
     ramp: float = key("run", "0", p.number(), "seconds to grow from one connection to all", "SEC")
     cpu_affinity: str = key("run", "none", p.choice("none", "auto"), "auto pins client processes to cores", "MODE")
+    heartbeat_timeout: float = key(
+        "run", "5", p.number(minimum=2), "seconds a client process may stay silent before it is killed (>= 2)", "SEC"
+    )
     # [workload]
     key_prefix: str = key("workload", "", p.text(), "key prefix; none = harness:<run id>:", "TEXT")
     reuse_prefix: bool = key(
@@ -94,17 +102,6 @@ class RunConfig:
     key_median: float | None = key("workload", "", p.optional_number(), "gaussian centre; none = middle", "N")
     key_stddev: float | None = key("workload", "", p.optional_number(), "gaussian spread; none = keyspace/6", "N")
     zipf_exponent: float = key("workload", "0.99", p.number(above=True), "zipfian skew", "S")
-    write_mix: tuple = key(
-        "workload", "SET:70,INCR:20,DEL:10", p.weights("SET", "INCR", "DEL"), "basic_rw's writes", "MIX"
-    )
-    list_max_length: int = key("workload", "100", p.integer(1), "longest list the list workload makes", "N")
-    members: int = key("workload", "100", p.integer(1), "distinct members per set or sorted set", "N")
-    hash_fields: int = key("workload", "10", p.integer(1), "distinct fields per hash", "N")
-    transaction: bool = key("workload", "false", p.boolean(), "pipeline workload: wrap in MULTI/EXEC", "BOOL")
-    subscribers: int = key("workload", "1", p.integer(0, 10000), "pub_sub: subscriber connections per process", "N")
-    channels: int = key("workload", "1", p.integer(1), "pub_sub: channels", "N")
-    pattern_subscribe: bool = key("workload", "false", p.boolean(), "pub_sub: PSUBSCRIBE to a pattern", "BOOL")
-    commands: tuple = key("workload", "", p.command_templates(), "custom: 'WEIGHT COMMAND ARGS' lines", "LINES")
     # [metrics]
     stats_interval: float = key("metrics", "5", p.number(above=True), "seconds between live stats", "SEC")
     prometheus_port: int = key("metrics", "0", p.integer(0, 65535), "serve /metrics here; 0 = off", "PORT")
@@ -143,6 +140,8 @@ class RunConfig:
         value = getattr(self, name)
         if isinstance(value, p.Secret):
             return repr(value)
+        if name in URL_KEYS:
+            return mask_url(value)
         if value is None:
             return "(unset)"
         if isinstance(value, tuple):
@@ -191,6 +190,10 @@ class KeySpec:
         return ENV_PREFIX + self.name.upper()
 
 
+# Each workload declares its own keys where it is defined (Workload.config_keys).
+RunConfig = dataclasses.make_dataclass("RunConfig", declared_keys(), bases=(CoreConfig,), frozen=True, kw_only=True)
+RunConfig.__doc__ = "Every key of a run: CoreConfig's and those the workloads declare."
+
 KEYS: tuple[KeySpec, ...] = tuple(
     KeySpec(name=f.name, **f.metadata) for f in dataclasses.fields(RunConfig) if f.metadata
 )
@@ -229,16 +232,8 @@ def _parse(spec: KeySpec, raw: RawValue) -> object:
     try:
         return spec.parser(raw.text)
     except ValueError as exc:
-        shown = "***" if spec.name in ("password", "sentinel_password") else _mask_url_password(raw.text)
+        shown = "***" if spec.name in ("password", "sentinel_password") else mask_url(raw.text)
         raise ConfigError(f"invalid {spec.name} = {shown!r} ({raw.source}): {exc}") from None
-
-
-_URL_PASSWORD = re.compile(r"(//[^/@:]*:)[^/@]*@")
-
-
-def _mask_url_password(text: str) -> str:
-    """redis://user:secret@host -> redis://user:***@host, for error messages."""
-    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def read_env(env: Mapping[str, str]) -> dict[str, RawValue]:
@@ -271,8 +266,9 @@ def read_ini(path: str) -> dict[str, RawValue]:
         strict=True,
     )
     try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
+        _check_config_file(path, os.stat(path))  # before open(): opening a FIFO would block
+        with open(path, "rb") as handle:
+            lines = handle.read(MAX_CONFIG_BYTES + 1).decode("utf-8").splitlines()
         lines, threshold_lines = _take_threshold_lines(lines)
         parser.read_string("\n".join(lines), source=path)
     except OSError as exc:
@@ -307,6 +303,14 @@ def read_ini(path: str) -> dict[str, RawValue]:
                 raise ConfigError(f"key {name!r} belongs in [{spec.section}], not [{section}] ({where})")
             found[name] = RawValue(value, where)
     return found
+
+
+def _check_config_file(path: str, info: os.stat_result) -> None:
+    """A regular file of at most MAX_CONFIG_BYTES: not a device, FIFO or directory."""
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"config file {path} is not a regular file")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {path} is {info.st_size:,} bytes; at most {MAX_CONFIG_BYTES:,} are read")
 
 
 _THRESHOLD_KEY = re.compile(r"^\s*abort_on_fail\s*[=:]")
@@ -367,11 +371,17 @@ def _load_password_file(values: dict, sources: dict) -> None:
         )
     try:
         with open(path, encoding="utf-8") as handle:
-            first_line = handle.readline().rstrip("\r\n")
+            first_line = handle.readline(MAX_PASSWORD_BYTES + 1)
     except OSError as exc:
         raise ConfigError(
             f"cannot read password_file {path} ({sources['password_file']}): {exc.strerror}"
         ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"password_file {path} ({sources['password_file']}) is not UTF-8 text") from None
+    if len(first_line) > MAX_PASSWORD_BYTES:
+        raise ConfigError(f"password_file {path} ({sources['password_file']}): its first line is longer "
+                          f"than {MAX_PASSWORD_BYTES:,} characters")
+    first_line = first_line.rstrip("\r\n")
     if not first_line:
         raise ConfigError(f"password_file {path} ({sources['password_file']}) is empty")
     values["password"] = p.Secret(first_line)
@@ -424,6 +434,11 @@ def check_conflicts(config: RunConfig) -> None:
         raise ConfigError(
             f"key_median = {config.key_median:g} ({config.source('key_median')}) must be below "
             f"keyspace = {config.keyspace} ({config.source('keyspace')})"
+        )
+    if len(config.key_prefix.encode()) > MAX_KEY_PREFIX:
+        raise ConfigError(
+            f"key_prefix ({config.source('key_prefix')}) is {len(config.key_prefix.encode()):,} bytes long: "
+            f"at most {MAX_KEY_PREFIX} (every key carries it)"
         )
     if config.duration and config.warmup >= config.duration:
         raise ConfigError(

@@ -27,6 +27,12 @@ class CommandStats:
     latency: dict = field(default_factory=dict)
     # Latency of operations the server answered with an error, per (command, error type).
     error_latency: dict = field(default_factory=dict)
+    # Service time (from the write to the reply, queueing behind a schedule left out) of
+    # successful operations per command name: {histogram index: count}.
+    service: dict = field(default_factory=dict)
+    # Operations written on a connection that failed (or timed out) before their reply:
+    # the server may or may not have run them. Per (command name, cause).
+    indeterminate: Counter = field(default_factory=Counter)
     # Request bytes sent per command name.
     bytes_sent: Counter = field(default_factory=Counter)
     # Round trips (a batch of `pipeline` commands is one).
@@ -49,6 +55,9 @@ class CommandStats:
         self.bytes_sent.update(other.bytes_sent)
         for name, counts in other.latency.items():
             histogram.merge(self.latency.setdefault(name, {}), counts)
+        for name, counts in other.service.items():
+            histogram.merge(self.service.setdefault(name, {}), counts)
+        self.indeterminate.update(other.indeterminate)
         for key, counts in other.error_latency.items():
             histogram.merge(self.error_latency.setdefault(key, {}), counts)
         self.batches += other.batches
@@ -68,12 +77,22 @@ class CommandStats:
     def errors_of(self, command: str) -> int:
         return sum(n for (name, _), n in self.errors.items() if name == command)
 
+    def indeterminate_of(self, command: str) -> int:
+        return sum(n for (name, _), n in self.indeterminate.items() if name == command)
+
     def count_of(self, command: str) -> int:
-        """Every operation sent, failed or not: what the server's commandstats counts."""
-        return self.ok[command] + self.errors_of(command)
+        """Every operation attempted: succeeded, failed, or of unknown outcome. The
+        server's commandstats counts succeeded + server errors + (0 to indeterminate)."""
+        return self.ok[command] + self.errors_of(command) + self.indeterminate_of(command)
 
     def commands(self) -> list[str]:
-        return sorted(set(self.ok) | {name for name, _ in self.errors})
+        return sorted(set(self.ok) | {name for name, _ in self.errors} | {name for name, _ in self.indeterminate})
+
+    def indeterminate_by_type(self) -> dict[str, int]:
+        by_cause: Counter = Counter()
+        for (_, cause), n in self.indeterminate.items():
+            by_cause[cause] += n
+        return dict(by_cause)
 
     def errors_by_type(self) -> dict[str, int]:
         by_type: Counter = Counter()
@@ -89,7 +108,11 @@ class CommandStats:
 
     @property
     def total(self) -> int:
-        return sum(self.ok.values()) + self.total_errors
+        return sum(self.ok.values()) + self.total_errors + self.total_indeterminate
+
+    @property
+    def total_indeterminate(self) -> int:
+        return sum(self.indeterminate.values())
 
     @property
     def total_errors(self) -> int:

@@ -22,7 +22,7 @@ import time
 import redis
 
 from harness.histogram import index_of
-from harness.loop import Clock, Control, Report
+from harness.coordination import Clock, Control, Report
 from harness.stats import CommandStats, PubSubStats
 from workloads.pub_sub import channel_name, channel_pattern, parse_message
 

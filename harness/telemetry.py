@@ -10,6 +10,11 @@ bucket bounds that fit Redis, following the database semantic conventions
 Traces: with trace_sample_ratio > 0 the worker threads keep a sample of batches
 (command, start, end, error); each becomes a CLIENT span with the same attributes.
 
+Exports run on a thread of their own: an unreachable collector (the exporter retries
+for up to EXPORT_TIMEOUT) never holds up the reporter's loop or its result file. A
+failed export is one warning with the reason (masked: the endpoint may carry
+credentials), a recovery one info line; close() waits at most CLOSE_WAIT for the last.
+
 Usage (reporter): t = Telemetry.create(config, run_id, endpoint); t.export(stats); t.close()
 """
 
@@ -17,19 +22,50 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
+import threading
 import time
 
 from harness.histogram import value_of
 from harness.metrics import DURATION_BUCKETS
+from harness.redact import mask_text, mask_url, strip_credentials
 from harness.stats import CommandStats
 
 log = logging.getLogger("harness")
 
 METRIC_NAME = "db.client.operation.duration"
+EXPORT_TIMEOUT = 5.0  # seconds the exporter may spend on one export, retries included
+CLOSE_WAIT = 5.0  # seconds close() waits for the last export and the span flush
+
+
+_TRANSIENT = re.compile(r"Transient error (.*) encountered while exporting", re.DOTALL)
+
+
+class _Reasons(logging.Handler):
+    """Keeps the OpenTelemetry SDK's own log lines (why an export failed) for our one
+    warning, instead of letting them reach stderr unmasked through logging's last resort."""
+
+    def __init__(self, secret: str):
+        super().__init__(logging.DEBUG)
+        self.secret = secret
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = mask_text(record.getMessage())
+        if self.secret:
+            text = text.replace(self.secret, "***")
+        # "Transient error X encountered while exporting metrics batch, retrying in 1s.": keep X
+        transient = _TRANSIENT.match(text)
+        self.lines.append(" ".join((transient.group(1) if transient else text).split())[:300])
+
+    def take(self) -> str:
+        lines, self.lines = self.lines, []
+        return lines[0] if lines else "the exporter gave no reason"
 
 
 class Telemetry:
-    def __init__(self, exporter, span_exporter, resource, base_attributes: dict, start_ns: int):
+    def __init__(self, exporter, span_exporter, resource, base_attributes: dict, start_ns: int,
+                 shown_endpoint: str = "", secret: str = ""):
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
         from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -47,33 +83,83 @@ class Telemetry:
             self.tracer_provider = TracerProvider(resource=resource)
             self.tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
             self.tracer = self.tracer_provider.get_tracer("redis-harness")
+        self.shown_endpoint = shown_endpoint
+        self.reasons = _Reasons(secret)
+        sdk_log = logging.getLogger("opentelemetry")
+        sdk_log.addHandler(self.reasons)
+        sdk_log.propagate = False
+        self.failing = False
+        self._pending = None
+        self._closing = False
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="otlp-export", daemon=True)
+        self._thread.start()
 
     @classmethod
     def create(cls, config, run_id: str, host: str, port: int | None) -> "Telemetry":
         from opentelemetry.sdk.resources import Resource
 
         endpoint = config.otlp_endpoint.rstrip("/")
+        timeout = EXPORT_TIMEOUT
         if config.otlp_protocol == "grpc":
             from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-            metric_exporter = OTLPMetricExporter(endpoint=endpoint, insecure=endpoint.startswith("http://"))
-            span_exporter = OTLPSpanExporter(endpoint=endpoint, insecure=endpoint.startswith("http://"))
+            insecure = endpoint.startswith("http://")
+            metric_exporter = OTLPMetricExporter(endpoint=endpoint, insecure=insecure, timeout=timeout)
+            span_exporter = OTLPSpanExporter(endpoint=endpoint, insecure=insecure, timeout=timeout)
         else:
             from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            metric_exporter = OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics")
-            span_exporter = OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")
+            metric_exporter = OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics", timeout=timeout)
+            span_exporter = OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces", timeout=timeout)
         resource = Resource.create({"service.name": "redis-harness", "service.instance.id": run_id})
         attributes = {"db.system.name": "redis", "server.address": host}
         if port is not None:
             attributes["server.port"] = port
         return cls(metric_exporter, span_exporter if config.trace_sample_ratio > 0 else None,
-                   resource, attributes, time.time_ns())
+                   resource, attributes, time.time_ns(), mask_url(endpoint), strip_credentials(endpoint)[2])
 
     def export(self, totals: CommandStats) -> None:
-        """Send the cumulative histograms; failures are logged, never fatal."""
+        """Hand the cumulative histograms to the export thread; never blocks. Only the
+        newest figures wait: they are cumulative, so an older pending set is dropped."""
+        data = self._metrics_data(totals)
+        with self._wake:
+            self._pending = data
+            self._wake.notify()
+
+    def _run(self) -> None:
+        """The export thread: send whatever is pending until close() is called."""
+        while True:
+            with self._wake:
+                while self._pending is None and not self._closing:
+                    self._wake.wait()
+                data, self._pending = self._pending, None
+                closing = self._closing
+            if data is not None:
+                self._send(data)
+            if closing and data is None:
+                break
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()
+        self.exporter.shutdown()
+
+    def _send(self, data) -> None:
+        self.reasons.take()
+        try:
+            ok = getattr(self.exporter.export(data), "name", "SUCCESS") == "SUCCESS"
+            reason = "" if ok else self.reasons.take()
+        except Exception as exc:  # noqa: BLE001 - telemetry must not end a run
+            ok, reason = False, mask_text(str(exc))
+        if not ok and not self.failing:
+            log.warning("OTLP export to %s failed: %s; the run goes on and its result file is unaffected",
+                        self.shown_endpoint, reason)
+        elif ok and self.failing:
+            log.info("OTLP export to %s works again", self.shown_endpoint)
+        self.failing = not ok
+
+    def _metrics_data(self, totals: CommandStats):
         from opentelemetry.sdk.metrics.export import (
             AggregationTemporality, Histogram, Metric, MetricsData, ResourceMetrics, ScopeMetrics,
         )
@@ -86,18 +172,11 @@ class Telemetry:
             name=METRIC_NAME, description="Duration of database client operations.", unit="s",
             data=Histogram(data_points=points, aggregation_temporality=AggregationTemporality.CUMULATIVE),
         )
-        data = MetricsData(resource_metrics=[ResourceMetrics(
+        return MetricsData(resource_metrics=[ResourceMetrics(
             resource=self.resource,
             scope_metrics=[ScopeMetrics(scope=self.scope, metrics=[metric], schema_url="")],
             schema_url="",
         )])
-        try:
-            result = self.exporter.export(data)
-        except Exception as exc:  # noqa: BLE001 - telemetry must not end a run
-            log.warning("OTLP metrics export failed: %s", exc)
-            return
-        if getattr(result, "name", "SUCCESS") != "SUCCESS":
-            log.warning("OTLP metrics export to %s failed", self.exporter._endpoint)
 
     def _point(self, command: str, error: str, counts: dict, now: int):
         from opentelemetry.sdk.metrics.export import HistogramDataPoint
@@ -137,7 +216,13 @@ class Telemetry:
                 span.set_status(Status(StatusCode.ERROR, error))
             span.end(end_time=int(end * 1e9) + self.clock_offset_ns)
 
-    def close(self) -> None:
-        if self.tracer_provider is not None:
-            self.tracer_provider.shutdown()
-        self.exporter.shutdown()
+    def close(self, wait: float = CLOSE_WAIT) -> None:
+        """Let the export thread send the last figures and flush spans, for at most
+        `wait` seconds; past that it is left behind (a daemon thread)."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        self._thread.join(wait)
+        if self._thread.is_alive():
+            log.warning("the last OTLP export to %s did not finish within %g s; not waiting for it",
+                        self.shown_endpoint, wait)

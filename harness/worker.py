@@ -7,10 +7,10 @@ after the fork. The process:
 2. opens its connections with connect_retries and backoff, named
    harness-<run id>-<process>-<connection>, and reports ready;
 3. waits for the start signal, so every process starts at the same moment;
-4. runs one ThreadLoop per worker thread and, about once a second, sends the reporter
+4. runs one Driver (harness.driver) per worker thread and, about once a second, sends the reporter
    one Delta that merges its threads' reports;
 5. on stop, lets in-flight operations finish and sends its final Delta.
-Failures go to the coordinator as ("failed", process, reason) before a non-zero exit.
+Failures go to the coordinator as a Failed message before a non-zero exit.
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ from redis.cluster import RedisCluster
 from harness.errors import ExitStatus, HarnessError
 from harness.lifecycle import die_with_parent, set_process_name
 from harness.cluster import Topology, cluster_client
-from harness.cluster_loop import ClusterThreadLoop, open_cluster_slots
-from harness.loop import Clock, Control, Slot, ThreadLoop
-from harness.messages import Preloaded
+from harness.coordination import Clock, Control
+from harness.driver import Driver, DriverSettings
+from harness.poller import Poller
+from harness.router import ClusterRouter, Connection, NodeRouter, cluster_connections
+from harness.messages import Failed, Preloaded, Ready
 from harness.relay import relay
 from harness.sentinel_watch import SentinelWatch
 from harness.subscriber import SubscriberLoop
@@ -81,15 +83,15 @@ def client_main(ctx: ClientContext) -> None:
         _run(ctx)
     except Exception as exc:  # noqa: BLE001 - reported to the coordinator, then exit non-zero
         reason = str(exc) if isinstance(exc, HarnessError) else explain_failure(exc)[0]
-        ctx.control.put(("failed", ctx.index, reason))
+        ctx.control.put(Failed(ctx.index, reason))
         raise SystemExit(ExitStatus.RUN_FAILED) from None
 
 
 def _run(ctx: ClientContext) -> None:
     config = ctx.config
-    slots = open_connections(ctx)
+    connections = open_connections(ctx)
     if config.preload:
-        ctx.reports.put(Preloaded(ctx.index, preload(ctx, slots[0].conn)))
+        ctx.reports.put(Preloaded(ctx.index, preload(ctx, connections[0].conn)))
     subscriber_conns = open_subscriber_connections(ctx)
     control = Control()
     outbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -100,23 +102,25 @@ def _run(ctx: ClientContext) -> None:
                                     thread=ctx.plan.threads_per_process)
         subscriber.subscribe_all()
     shares = ctx.plan.shares_of(ctx.index)
-    # Each thread's workload, and its ring of prepared batches where it has one, made
-    # before the start signal: preparing them is not part of the timed run.
+    # Each thread's workload, made before the start signal (encoding key names and
+    # values is not part of the timed run).
     workloads = [make_workload(ctx, share) for share in shares]
-    for workload in workloads:
-        if getattr(workload, "batched", False):
-            workload.prepare_batches(config.pipeline)
-    # Everything made so far (prepared commands and batches, key caches) lives for the
-    # whole run: keep it out of the garbage collector's scans, which otherwise walk
-    # hundreds of thousands of objects now and then in the middle of the load.
+    # Everything made so far (encoded key names and values) lives for the whole run:
+    # keep it out of the garbage collector's scans, which otherwise walk hundreds of
+    # thousands of objects now and then in the middle of the load.
     gc.freeze()
-    ctx.control.put(("ready", ctx.index))
+    # The load allocates many short-lived batches and frees them by reference counting;
+    # the default threshold (700) would run a young-generation collection every few
+    # hundred operations for nothing, so collections run 100 times less often.
+    gc.set_threshold(70_000, 10, 10)
+    ctx.control.put(Ready(ctx.index))
     while not ctx.start_at.value:
         if ctx.stop.value:
             return
         time.sleep(0.002)
     start = ctx.start_at.value
     time.sleep(max(0.0, start - time.monotonic()))  # every process begins at the same instant
+    cpu_at_start = time.process_time()
     clock = Clock(
         start=start,
         deadline=start + config.duration if config.duration else float("inf"),
@@ -124,30 +128,30 @@ def _run(ctx: ClientContext) -> None:
     )
     for share in shares:  # the ramp: each connection joins at its planned second
         for index, after in zip(share.connections, share.activation):
-            slots[index].active_at = start + after
+            connections[index].active_at = start + after
     outage_budget = config.connect_timeout * (config.connect_retries + 1)
-    loop_class = ClusterThreadLoop if ctx.endpoint.cluster else ThreadLoop
-    loops = [
-        loop_class(
-            [slots[index] for index in share.connections], workload, config.pipeline,
-            share.quota, share.rate, clock, control, outbox, outage_budget,
-            offset=_stagger(share, ctx.plan, config), thread=share.thread,
+    drivers = []
+    for share, workload in zip(shares, workloads):
+        poller = Poller()
+        router = ClusterRouter(poller, Topology(ctx.endpoint)) if ctx.endpoint.cluster else NodeRouter(poller)
+        settings = DriverSettings(
+            pipeline=config.pipeline, quota=share.quota, rate=share.rate, offset=_stagger(share, ctx.plan, config),
+            outage_budget=outage_budget, thread=share.thread,
             sample_ratio=config.trace_sample_ratio if config.otlp_endpoint else 0.0,
             seed=int(ctx.run_id, 16) + share.global_index,
             # Behind Sentinel, READONLY means the master was demoted: reconnecting asks
             # the Sentinels where the master is now.
             reconnect_on=frozenset({"READONLY"}) if ctx.endpoint.sentinels else frozenset(),
             reply_timeout=config.socket_timeout,
-            **({"topology": Topology(ctx.endpoint)} if ctx.endpoint.cluster else {}),
         )
-        for share, workload in zip(shares, workloads)
-    ]
+        drivers.append(Driver([connections[index] for index in share.connections], workload, router, settings,
+                              clock, control, outbox))
     errors: list[BaseException] = []
     watch = None
     if ctx.endpoint.sentinels:
         watch = SentinelWatch(ctx.endpoint, control, announce=ctx.index == 0)
         _start_thread(watch.run, "sentinel-watch", errors)
-    workers = [_start_thread(loop.run, f"worker-{i}", errors) for i, loop in enumerate(loops)]
+    workers = [_start_thread(driver.run, f"worker-{i}", errors) for i, driver in enumerate(drivers)]
     subscriber_thread = None
     if subscriber is not None:
         subscriber.clock = clock
@@ -157,7 +161,7 @@ def _run(ctx: ClientContext) -> None:
         from harness.metrics import ClientMetrics
 
         metrics = ClientMetrics()
-    relay(ctx, workers, subscriber_thread, outbox, control, metrics)
+    relay(ctx, workers, subscriber_thread, outbox, control, metrics, cpu_at_start)
     if watch is not None:
         watch.finished.set()
     if errors:
@@ -177,26 +181,26 @@ def _guarded(target, errors: list) -> None:
         errors.append(exc)
 
 
-def open_connections(ctx: ClientContext) -> list[Slot]:
-    """Every connection of this process, connected (with retries and backoff) and named.
-
-    Against a cluster, each is a ClusterSlot with a connection to every master."""
+def open_connections(ctx: ClientContext) -> list[Connection]:
+    """Every connection of this process, connected (with retries and backoff) and named
+    harness-<run id>-<process>-<connection>. Against a cluster, each has a link to
+    every master."""
     config = ctx.config
+    names = [f"harness-{ctx.run_id}-{ctx.index}-{index}" for index in range(ctx.plan.connections_per_process)]
     if ctx.endpoint.cluster:
-        names = [f"harness-{ctx.run_id}-{ctx.index}-{index}" for index in range(ctx.plan.connections_per_process)]
         topology = Topology(ctx.endpoint)
         try:
-            return open_cluster_slots(topology, names, lambda conn: _connect_with_retries(conn, config.connect_retries))
+            return cluster_connections(topology, names, lambda conn: _connect_with_retries(conn, config.connect_retries))
         finally:
             topology.close()
     pool = connection_pool(ctx.endpoint, ctx.plan.connections_per_process)
-    slots = []
-    for index in range(ctx.plan.connections_per_process):
+    connections = []
+    for index, name in enumerate(names):
         conn = pool.make_connection()
-        conn.client_name = f"harness-{ctx.run_id}-{ctx.index}-{index}"
+        conn.client_name = name
         _connect_with_retries(conn, config.connect_retries)
-        slots.append(Slot(conn, active_at=0.0, number=index))
-    return slots
+        connections.append(Connection(index, name, conn=conn))
+    return connections
 
 
 def _connect_with_retries(conn: redis.Connection, retries: int) -> None:

@@ -26,10 +26,20 @@ WORKLOADS: dict[str, type[Workload]] = {
 WORKLOAD_NAMES = tuple(WORKLOADS)
 
 
+def declared_keys() -> list[tuple]:
+    """(name, type, field) of every key some workload declares, once each, in registry
+    order, for harness.settings to add to RunConfig."""
+    keys: dict[str, tuple] = {}
+    for workload in WORKLOADS.values():
+        for name, (kind, declaration) in workload.config_keys.items():
+            keys.setdefault(name, (name, kind, declaration))
+    return list(keys.values())
+
+
 class WorkloadFactory:
     @staticmethod
     def create(name: str, spec: WorkloadSpec) -> Workload:
         return WORKLOADS[name](spec)
 
 
-__all__ = ["WORKLOADS", "WORKLOAD_NAMES", "Workload", "WorkloadFactory", "WorkloadSpec"]
+__all__ = ["WORKLOADS", "WORKLOAD_NAMES", "Workload", "WorkloadFactory", "WorkloadSpec", "declared_keys"]

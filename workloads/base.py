@@ -1,25 +1,37 @@
-"""The workload contract.
+"""The workload contract: a workload is a source of whole batches.
 
-A workload is built in the worker thread that uses it (after the fork) from a
-WorkloadSpec, and hands out one command at a time as a tuple whose first item is the
-command name: ("SET", key, value). The thread sends it and records the outcome under
-that name, so every report breaks down by command.
+A workload is built in the client process, before the worker threads start, from a
+WorkloadSpec; one thread then owns it. The engine asks it for one thing only:
 
-Keys and values are prepared where possible: key names come from a per-workload cache
-of encoded keys, values from a pool of random bytes made up front.
+    batch = workload.next_batch(size, connection)
+
+and a Batch carries everything the engine needs, so the engine never asks a workload
+what it can do: the bytes to send, each command's encoding (to split a batch between
+Cluster nodes or resend one command), the command id at each position (an index into
+`workload.commands`, for errors and null replies), operations and request bytes per
+command id (`per_id`), each command's key for routing (Cluster only), and where EXEC sits when
+the batch is a MULTI/EXEC transaction.
+
+Operations are drawn in bulk (numpy) and assembled from pre-encoded fragments: key
+names (workloads.keys.KeyNames), values (workloads.values.ValuePool), members and
+literal arguments are RESP-encoded once, and a command is the concatenation of its
+fragments. Draws are fresh for the whole run: a block of batches is drawn when the
+last one has been handed out, never replayed.
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
-from workloads.keys import make_picker
+import numpy as np
+
+from workloads.keys import KeyNames, key_names, make_picker
 from workloads.values import ValuePool
 
-# Encoded key names are cached up to this many per workload; beyond it they are built
-# per operation (a bytes %-format, ~100 ns).
-KEY_CACHE_LIMIT = 1_000_000
+# Operations drawn per block: enough to spread numpy's per-call cost thin, and at most
+# BLOCK_BYTES of commands, so large values do not pile up memory.
+BLOCK_OPERATIONS = 4096
+BLOCK_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -30,78 +42,161 @@ class WorkloadSpec:
     # Which share of the keyspace this thread owns, where the distribution needs shares.
     partition: int = 0
     partitions: int = 1
-    # The target is a Redis Cluster: keys that must share a slot carry a hash tag.
+    # The target is a Redis Cluster: batches carry each command's key for routing, and
+    # keys that must share a slot carry a hash tag.
     cluster: bool = False
 
 
-class PreparedBatch:
-    """A whole batch encoded ahead of time, with what the engine needs to account for
-    it without looking at each command: the name at each position (for errors and
-    null replies), operations per command name, and request bytes per command name."""
+class Batch:
+    """What the engine sends as one write and accounts for as one unit."""
 
-    __slots__ = ("data", "names", "counts", "sent")
+    __slots__ = ("data", "commands", "ids", "per_id", "keys", "exec_at")
 
-    def __init__(self, commands: list[tuple[str, bytes]]):
-        self.data = b"".join(encoded for _, encoded in commands)
-        self.names = tuple(name for name, _ in commands)
-        counts: dict[str, int] = {}
-        sent: dict[str, int] = {}
-        for name, encoded in commands:
-            counts[name] = counts.get(name, 0) + 1
-            sent[name] = sent.get(name, 0) + len(encoded)
-        self.counts = tuple(counts.items())
-        self.sent = tuple(sent.items())
+    def __init__(self, data: bytes, commands: list[bytes], ids: list[int], per_id: tuple,
+                 keys: list | None = None, exec_at: int = -1):
+        self.data = data  # every command, encoded, in order
+        self.commands = commands  # each command's encoding (Cluster only, else None)
+        self.ids = ids  # the command id at each position
+        self.per_id = per_id  # ((command id, operations, request bytes), ...) for ids present
+        self.keys = keys  # Cluster: each command's key (None: keyless), else None
+        self.exec_at = exec_at  # position of EXEC in a MULTI/EXEC batch, else -1
 
     def __len__(self) -> int:
-        return len(self.names)
+        return len(self.ids)
+
+
+def encode(*words: bytes | str) -> bytes:
+    """A whole command, RESP-encoded."""
+    parts = [word.encode() if isinstance(word, str) else word for word in words]
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%b\r\n" % (len(part), part) for part in parts)
+
+
+def head(name: str, arguments: int) -> bytes:
+    """The start of a command of `arguments` arguments: count and name, encoded."""
+    return b"*%d\r\n$%d\r\n%b\r\n" % (arguments + 1, len(name), name.encode())
+
+
+def bulk(word: bytes) -> bytes:
+    return b"$%d\r\n%b\r\n" % (len(word), word)
+
+
+class Drawn:
+    """A workload's draw of n operations, in order: command ids, encodings, and (for a
+    Cluster) each command's key."""
+
+    __slots__ = ("ids", "commands", "keys")
+
+    def __init__(self, ids, commands: list[bytes], keys: list | None = None):
+        self.ids = ids if isinstance(ids, np.ndarray) else np.asarray(ids, dtype=np.int64)
+        self.commands = commands
+        self.keys = keys
 
 
 class Workload:
-    #: Every command name this workload can send, for reports and checks.
+    #: Every command name this workload can send; a batch's ids index into it.
     commands: tuple[str, ...] = ()
+    #: The configuration keys only this workload reads: name -> (type, schema.key(...)).
+    #: harness.settings makes them fields of RunConfig.
+    config_keys: dict = {}
     #: True when each thread must own its keys (per-key state such as list lengths).
     owns_keys = False
-    #: pipeline workload: wrap each batch in MULTI/EXEC.
-    transaction = False
-    #: Set by the engine before each batch: the index of the connection that will send it.
-    connection = 0
 
     def __init__(self, spec: WorkloadSpec):
         self.spec = spec
         self.config = spec.config
-        self.rng = random.Random(spec.seed)
+        self.rng = np.random.default_rng(spec.seed)
         self.keys = make_picker(self.config, self.rng, spec.partition, spec.partitions, self.owns_keys)
         self.values = ValuePool(self.config.value_size, self.rng)
-        self._families: dict[bytes, list[bytes] | None] = {}
-        self._main_keys = self._family_cache(b"")  # encoded now rather than mid-run
+        self.transaction = False  # pipeline workload: wrap each batch in MULTI/EXEC
+        self._ready: list[Batch] = []
+        self._ready_size = 0
 
-    def _family_cache(self, family: bytes) -> list[bytes] | None:
-        """Every encoded key name of a family (prefix + family + number), made once."""
-        if family not in self._families:
-            base = self.spec.key_prefix + family
-            keyspace = self.config.keyspace
-            self._families[family] = (
-                [base + b"%d" % index for index in range(keyspace)] if keyspace <= KEY_CACHE_LIMIT else None
-            )
-        return self._families[family]
+    # -- what the engine calls --------------------------------------------------------
+    def next_batch(self, size: int, connection: int) -> Batch:
+        """The next batch of `size` operations, for the connection numbered `connection`
+        in its process (pub_sub names its publisher by it)."""
+        ready = self._ready
+        if ready and size == self._ready_size:
+            return ready.pop()
+        if size != self.config.pipeline:  # the last, shorter batch of a request quota
+            return self._batches(size, 1)[0]
+        count = max(1, min(BLOCK_OPERATIONS, BLOCK_BYTES // (self.values.largest + 64)) // size)
+        batches = self._batches(size, count)
+        batches.reverse()
+        self._ready, self._ready_size = batches, size
+        return batches.pop()
 
-    def key_at(self, index: int, family: bytes = b"") -> bytes:
-        cache = self._family_cache(family)
-        return cache[index] if cache is not None else self.spec.key_prefix + family + b"%d" % index
-
-    def key(self, family: bytes = b"") -> bytes:
-        """The next key by the configured distribution; `family` names a separate set of
-        keys with the same numbers (e.g. b"n:" for counters), so types never mix."""
-        if not family and self._main_keys is not None:  # the common case, kept short
-            return self._main_keys[self.keys.next_index()]
-        return self.key_at(self.keys.next_index(), family)
-
-    def begin_batch(self) -> None:
-        """Called by the engine before each MULTI/EXEC batch (pipeline: picks the hash tag)."""
-
-    def next_command(self) -> tuple:
+    def draw(self, n: int) -> Drawn:
+        """The next n operations. Each workload draws them its own way."""
         raise NotImplementedError
 
     def preload_commands(self, index: int) -> list[tuple]:
         """Commands that give key `index` its starting content (preload = true)."""
         return [("SET", self.key_at(index), self.values.next_value())]
+
+    # -- helpers for workloads ----------------------------------------------------------
+    def names(self, family: bytes = b"") -> KeyNames:
+        """The encoded names of a key family (prefix + family + number), shared by the
+        process's threads."""
+        return key_names(self.spec.key_prefix + family, self.config.keyspace)
+
+    def key_at(self, index: int, family: bytes = b"") -> bytes:
+        return self.spec.key_prefix + family + b"%d" % index
+
+    def command_id(self, name: str) -> int:
+        return self.commands.index(name)
+
+    # -- batching -----------------------------------------------------------------------
+    def _batches(self, size: int, count: int) -> list[Batch]:
+        drawn = self.draw(size * count)
+        if self.transaction:
+            return _wrap_transactions(self.commands, drawn, size, count)
+        return _pack(len(self.commands), drawn, size, count)
+
+
+def _pack(kinds: int, drawn: Drawn, size: int, count: int) -> list[Batch]:
+    """Cut n = size * count drawn operations into batches, with operations and request
+    bytes per command id counted for all of them at once. Each command's own encoding
+    is kept only where a router needs it (a Cluster splits batches by key)."""
+    commands, keys = drawn.commands, drawn.keys
+    ids = drawn.ids
+    id_list = ids.tolist()
+    split = keys is not None
+    if size == 1:
+        return [Batch(command, [command] if split else None, [i], ((i, 1, len(command)),),
+                      keys[row:row + 1] if split else None)
+                for row, (i, command) in enumerate(zip(id_list, commands))]
+    lengths = np.fromiter(map(len, commands), dtype=np.int64, count=len(commands))
+    cells = np.repeat(np.arange(count, dtype=np.int64) * kinds, size) + ids
+    counts = np.bincount(cells, minlength=count * kinds).reshape(count, kinds).tolist()
+    sent = np.bincount(cells, weights=lengths, minlength=count * kinds).astype(np.int64).reshape(count, kinds).tolist()
+    join = b"".join
+    batches = []
+    for row in range(count):
+        start, end = row * size, row * size + size
+        part = commands[start:end]
+        per_id = tuple((i, c, b) for i, (c, b) in enumerate(zip(counts[row], sent[row])) if c)
+        batches.append(Batch(join(part), part if split else None, id_list[start:end], per_id,
+                             keys[start:end] if split else None))
+    return batches
+
+
+MULTI = encode("MULTI")
+EXEC = encode("EXEC")
+
+
+def _wrap_transactions(names: tuple[str, ...], drawn: Drawn, size: int, count: int) -> list[Batch]:
+    """Each batch as MULTI, its commands, EXEC: two more commands (not operations of
+    the workload, but counted under their own names, as the server counts them)."""
+    multi, exec_ = names.index("MULTI"), names.index("EXEC")
+    batches = _pack(len(names), drawn, size, count)
+    for batch in batches:
+        if batch.commands is not None:
+            batch.commands = [MULTI, *batch.commands, EXEC]
+        batch.data = MULTI + batch.data + EXEC
+        batch.ids = [multi, *batch.ids, exec_]
+        batch.per_id = (*batch.per_id, (multi, 1, len(MULTI)), (exec_, 1, len(EXEC)))
+        if batch.keys is not None:
+            batch.keys = [batch.keys[0], *batch.keys, batch.keys[0]]
+        batch.exec_at = len(batch.ids) - 1
+    return batches

@@ -5,35 +5,53 @@ writes. INCR uses its own keys (prefix + "n:") so it never meets a SET value tha
 not a number.
 """
 
-import bisect
-import itertools
+import numpy as np
 
-from workloads.base import Workload
+from harness import parsers as p
+from harness.schema import key
+from workloads.base import Drawn, Workload, head
+
+HEADS = {"GET": head("GET", 1), "SET": head("SET", 2), "INCR": head("INCR", 1), "DEL": head("DEL", 1)}
 
 
 class BasicReadWrite(Workload):
-    commands = ("SET", "GET", "INCR", "DEL")
+    commands = ("GET", "SET", "INCR", "DEL")  # all it may send; write_mix picks among them
+    config_keys = {
+        "write_mix": (tuple, key("workload", "SET:70,INCR:20,DEL:10", p.weights("SET", "INCR", "DEL"),
+                                 "basic_rw's writes", "MIX")),
+    }
 
     def __init__(self, spec):
         super().__init__(spec)
-        total = sum(weight for _, weight in self.config.write_mix)
-        self._write_bounds = list(itertools.accumulate(weight / total for _, weight in self.config.write_mix))
-        self._write_names = [name for name, _ in self.config.write_mix]
-        self.commands = ("GET", *[name for name, weight in self.config.write_mix if weight > 0])
+        mix = [(name, weight) for name, weight in self.config.write_mix if weight > 0]
+        self.commands = ("GET", *[name for name, _ in mix])
+        weights = np.array([weight for _, weight in mix], dtype=np.float64)
+        self._write_bounds = np.cumsum(weights) / weights.sum()
+        self._heads = [HEADS[name] for name in self.commands]
+        self._set = self.commands.index("SET") if "SET" in self.commands else -1
+        self._incr = self.commands.index("INCR") if "INCR" in self.commands else -1
+        self._names = self.names()
+        self._counters = self.names(b"n:")
 
-    def next_command(self) -> tuple:
-        draw = self.rng.random()
+    def draw(self, n: int) -> Drawn:
+        draws = self.rng.random(n)
         read_ratio = self.config.read_ratio
-        if draw < read_ratio:
-            return ("GET", self.key())
-        share = (draw - read_ratio) / (1.0 - read_ratio)
-        position = bisect.bisect_right(self._write_bounds, share)
-        name = self._write_names[min(position, len(self._write_names) - 1)]
-        if name == "SET":
-            return ("SET", self.key(), self.values.next_value())
-        if name == "INCR":
-            return ("INCR", self.key(b"n:"))
-        return ("DEL", self.key())
-
-    def preload_commands(self, index: int) -> list[tuple]:
-        return [("SET", self.key_at(index), self.values.next_value())]
+        shares = (draws - read_ratio) / max(1.0 - read_ratio, 1e-12)
+        writes = np.minimum(np.searchsorted(self._write_bounds, shares, side="right"), len(self._write_bounds) - 1)
+        ids = np.where(draws < read_ratio, 0, writes + 1)
+        indexes = self.keys.draw(n)
+        keys = self._names.bulks(indexes)
+        cluster_keys = self._names.names(indexes) if self.spec.cluster else None
+        if self._incr >= 0:  # counters live in their own key family
+            counters = np.flatnonzero(ids == self._incr)
+            for position, key in zip(counters.tolist(), self._counters.bulks(indexes[counters])):
+                keys[position] = key
+            if cluster_keys is not None:
+                for position, key in zip(counters.tolist(), self._counters.names(indexes[counters])):
+                    cluster_keys[position] = key
+        values = self.values.draw(n)
+        heads, set_id = self._heads, self._set
+        id_list = ids.tolist()
+        commands = [heads[i] + key + value if i == set_id else heads[i] + key
+                    for i, key, value in zip(id_list, keys, values)]
+        return Drawn(ids, commands, cluster_keys)

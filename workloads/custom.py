@@ -9,24 +9,76 @@
 Placeholders: {key} (a key from the keyspace), {key:NAME} (the same index in a
 separate key family, for commands on another type), {value} (a prepared value),
 {member} and {field} (one of `members` / `hash_fields` names), {int:LOW:HIGH}.
-Templates are compiled once into tuples of literals and small generator functions, so
-an operation only calls those. The coordinator checks with the server (COMMAND GETKEYS)
-that every key a template touches lies under the run's prefix.
+All placeholders of one operation share its key index.
+
+Templates are compiled once into words that each make a column of encoded arguments
+for many operations at a time (a literal is encoded once); a block of operations is
+drawn template by template and each command is its template's head and its words'
+arguments put together. On a Redis Cluster a command goes to the node of its first
+key placeholder. The coordinator checks with the server that every key a template
+touches lies under the run's prefix.
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import re
 
-from workloads.base import Workload
+import numpy as np
+
+from harness import parsers as p
+from harness.schema import key
+from workloads.base import Drawn, Workload, bulk, head
+from workloads.collections import HASH_FIELDS_KEY, MEMBERS_KEY
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+# {int:LOW:HIGH} ranges up to this many numbers are encoded once.
+ENCODED_INTS = 100_000
+
+
+class _Word:
+    """One argument of a template: literal pieces and placeholders, joined."""
+
+    def __init__(self, workload: "Custom", text: str):
+        self.pieces: list = []  # bytes, or a function (n, key indexes) -> list of raw bytes
+        self.key_family: bytes | None = None  # the family of a key placeholder in it
+        position = 0
+        for match in _PLACEHOLDER.finditer(text):
+            if match.start() > position:
+                self.pieces.append(text[position:match.start()].encode())
+            self.pieces.append(workload.placeholder(match.group(1), self))
+            position = match.end()
+        if position < len(text):
+            self.pieces.append(text[position:].encode())
+        self.literal = bulk(b"".join(self.pieces)) if all(isinstance(p, bytes) for p in self.pieces) else None
+        self.bulk_maker = None  # a placeholder alone: it encodes its own arguments
+        if self.literal is None and len(self.pieces) == 1:
+            self.bulk_maker = getattr(self.pieces[0], "bulks", None)
+
+    def column(self, n: int, indexes: np.ndarray) -> list[bytes]:
+        """n encoded arguments, for operations on these key indexes."""
+        if self.literal is not None:
+            return [self.literal] * n
+        if self.bulk_maker is not None:
+            return self.bulk_maker(n, indexes)
+        columns = [[piece] * n if isinstance(piece, bytes) else piece(n, indexes) for piece in self.pieces]
+        return [bulk(b"".join(parts)) for parts in zip(*columns)]
+
+
+class _Placeholder:
+    """A function (n, key indexes) -> raw arguments, with `bulks` for the encoded ones."""
+
+    def __init__(self, raw, bulks):
+        self.raw, self.bulks = raw, bulks
+
+    def __call__(self, n, indexes):
+        return self.raw(n, indexes)
 
 
 class Custom(Workload):
-    commands: tuple[str, ...] = ()
+    config_keys = {
+        "commands": (tuple, key("workload", "", p.command_templates(), "custom: 'WEIGHT COMMAND ARGS' lines", "LINES")),
+        **MEMBERS_KEY, **HASH_FIELDS_KEY,
+    }
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -34,59 +86,80 @@ class Custom(Workload):
         self.commands = tuple(dict.fromkeys(template.name for template in templates))
         self._members = [b"m%d" % n for n in range(self.config.members)]
         self._fields = [b"f%d" % n for n in range(self.config.hash_fields)]
-        self._compiled = [self._compile(template) for template in templates]
-        self._bounds = list(itertools.accumulate(template.weight for template in templates))
-        self._index = 0
+        self._templates = []
+        for template in templates:
+            words = [_Word(self, word) for word in template.words[1:]]
+            route = next((word for word in words if word.key_family is not None), None)
+            self._templates.append((self.commands.index(template.name), head(template.name, len(words)), words,
+                                    route))
+        weights = np.array([template.weight for template in templates], dtype=np.float64)
+        self._bounds = np.cumsum(weights) / weights.sum()
 
-    def next_command(self) -> tuple:
-        position = bisect.bisect_right(self._bounds, self.rng.random() * self._bounds[-1])
-        name, parts = self._compiled[min(position, len(self._compiled) - 1)]
-        self._index = self.keys.next_index()
-        return (name, *[part() if callable(part) else part for part in parts])
+    def draw(self, n: int) -> Drawn:
+        chosen = np.minimum(np.searchsorted(self._bounds, self.rng.random(n), side="right"), len(self._templates) - 1)
+        indexes = self.keys.draw(n)
+        commands: list = [None] * n
+        keys: list | None = [None] * n if self.spec.cluster else None
+        ids = np.empty(n, dtype=np.int64)
+        for number, (name_id, start, words, route) in enumerate(self._templates):
+            positions = np.flatnonzero(chosen == number)
+            if not len(positions):
+                continue
+            ids[positions] = name_id
+            own = indexes[positions]
+            count = len(positions)
+            places = positions.tolist()
+            if words:
+                columns = [word.column(count, own) for word in words]
+                for place, arguments in zip(places, zip(*columns)):
+                    commands[place] = start + b"".join(arguments)
+            else:
+                for place in places:
+                    commands[place] = start
+            if keys is not None and route is not None:
+                names = self.names(route.key_family).names(own)
+                for place, name in zip(places, names):
+                    keys[place] = name
+        return Drawn(ids, commands, keys)
 
-    def sample_commands(self) -> list[tuple]:
-        """One command per template, for the coordinator's key check."""
-        commands = []
-        for name, parts in self._compiled:
-            self._index = 0
-            commands.append((name, *[part() if callable(part) else part for part in parts]))
-        return commands
-
-    def _compile(self, template):
-        parts = [self._compile_word(word) for word in template.words[1:]]
-        return template.name, parts
-
-    def _compile_word(self, word: str):
-        pieces = []
-        position = 0
-        for match in _PLACEHOLDER.finditer(word):
-            if match.start() > position:
-                pieces.append(word[position:match.start()].encode())
-            pieces.append(self._generator(match.group(1)))
-            position = match.end()
-        if position < len(word):
-            pieces.append(word[position:].encode())
-        if len(pieces) == 1:
-            return pieces[0]
-        return lambda: b"".join(piece() if callable(piece) else piece for piece in pieces)
-
-    def _generator(self, inner: str):
+    def placeholder(self, inner: str, word: _Word) -> _Placeholder:
         kind, _, rest = inner.partition(":")
         rng = self.rng
         if kind == "key":
             family = rest.encode() + b":" if rest else b""
-            return lambda: self.key_at(self._index, family)
+            if word.key_family is None:
+                word.key_family = family
+            names = self.names(family)
+            return _Placeholder(lambda n, indexes: names.names(indexes), lambda n, indexes: names.bulks(indexes))
         if kind == "value":
-            return self.values.next_value
-        if kind == "member":
-            return lambda: self._members[rng.randrange(len(self._members))]
-        if kind == "field":
-            return lambda: self._fields[rng.randrange(len(self._fields))]
+            values = self.values
+            return _Placeholder(lambda n, indexes: [values.value(p) for p in values.picks(n)],
+                                lambda n, indexes: values.draw(n))
+        if kind in ("member", "field"):
+            words = self._members if kind == "member" else self._fields
+            bulks = [bulk(w) for w in words]
+            return _Placeholder(lambda n, indexes: [words[p] for p in rng.integers(0, len(words), n).tolist()],
+                                lambda n, indexes: [bulks[p] for p in rng.integers(0, len(bulks), n).tolist()])
         low, high = (int(text) for text in rest.split(":"))
-        if high - low <= 100_000:  # encode the numbers once
-            numbers = [b"%d" % number for number in range(low, high + 1)]
-            return lambda: numbers[rng.randrange(len(numbers))]
-        return lambda: b"%d" % rng.randint(low, high)
+        if high - low <= ENCODED_INTS:
+            raws = [b"%d" % number for number in range(low, high + 1)]
+            bulks = [bulk(raw) for raw in raws]
+            return _Placeholder(lambda n, indexes: [raws[p] for p in rng.integers(0, len(raws), n).tolist()],
+                                lambda n, indexes: [bulks[p] for p in rng.integers(0, len(bulks), n).tolist()])
+        return _Placeholder(lambda n, indexes: [b"%d" % v for v in rng.integers(low, high + 1, n).tolist()],
+                            lambda n, indexes: [bulk(b"%d" % v) for v in rng.integers(low, high + 1, n).tolist()])
+
+    def sample_commands(self) -> list[tuple]:
+        """One command per template (key index 0), for the coordinator's key check."""
+        indexes = np.zeros(1, dtype=np.int64)
+        commands = []
+        for template, (_, _, words, _) in zip(self.config.commands, self._templates):
+            arguments = []
+            for word in words:
+                parts = [[piece] if isinstance(piece, bytes) else piece(1, indexes) for piece in word.pieces]
+                arguments.append(b"".join(part[0] for part in parts))
+            commands.append((template.name, *arguments))
+        return commands
 
     def preload_commands(self, index: int) -> list[tuple]:
         return []

@@ -1,8 +1,12 @@
-"""Key pickers: which key index in [0, keyspace) the next operation uses.
+"""Key pickers and key names: which key indexes in [0, keyspace) the next operations
+use, drawn many at a time, and their encodings.
 
-Runs in the worker threads; each thread owns its picker and its random.Random, so no
-lock is shared. Partitions (Rally's partition(index, total) idea): a thread's picker is
-made for its share of the keyspace where the distribution or the workload needs one:
+Runs in the worker threads; each thread owns its pickers and its numpy Generator, so
+nothing is shared between threads. Draws are fresh for the whole run: nothing drawn is
+replayed, so a uniform run touches keys exactly as independent draws would.
+
+Partitions (Rally's partition(index, total) idea): a thread's picker is made for its
+share of the keyspace where the distribution or the workload needs one:
 - sequential: thread g of G walks g, g+G, g+2G, ... so all threads together cover the
   keyspace exactly once per pass;
 - owned keys (workloads that keep per-key state, such as bounded list lengths): thread
@@ -12,74 +16,76 @@ Otherwise every thread draws from the whole keyspace.
 
 from __future__ import annotations
 
-import bisect
-import itertools
-import random
-from array import array
+import functools
+
+import numpy as np
 
 
 class KeyPicker:
-    def __init__(self, size: int, rng: random.Random):
+    """draw(n): the next n key indexes, as a numpy int64 array."""
+
+    def __init__(self, size: int, rng: np.random.Generator):
         self.size = size
         self.rng = rng
 
-    def next_index(self) -> int:
+    def draw(self, n: int) -> np.ndarray:
         raise NotImplementedError
 
 
 class Uniform(KeyPicker):
-    def next_index(self) -> int:
-        return self.rng.randrange(self.size)
+    def draw(self, n: int) -> np.ndarray:
+        return self.rng.integers(0, self.size, n)
 
 
 class Sequential(KeyPicker):
-    def __init__(self, size: int, rng: random.Random, start: int = 0, step: int = 1):
-        super().__init__(size, rng)
-        self._indexes = itertools.cycle(range(start, size, step)) if start < size else None
+    """start, start+step, ... below size, then again from start."""
 
-    def next_index(self) -> int:
-        if self._indexes is None:  # more threads than keys: this one owns none, so reuse 0
-            return 0
-        return next(self._indexes)
+    def __init__(self, size: int, rng: np.random.Generator, start: int = 0, step: int = 1):
+        super().__init__(size, rng)
+        self.start, self.step = start, step
+        self.count = owned_count(size, start, step) if start < size else 0
+        self.position = 0
+
+    def draw(self, n: int) -> np.ndarray:
+        if not self.count:  # more threads than keys: this one owns none, so reuse 0
+            return np.zeros(n, dtype=np.int64)
+        steps = (self.position + np.arange(n, dtype=np.int64)) % self.count
+        self.position = (self.position + n) % self.count
+        return self.start + steps * self.step
 
 
 class Gaussian(KeyPicker):
-    """Normal around `median` with `stddev`, clipped to the keyspace."""
+    """Normal around `median` with `stddev`, rounded and clipped to the keyspace."""
 
-    def __init__(self, size: int, rng: random.Random, median: float, stddev: float):
+    def __init__(self, size: int, rng: np.random.Generator, median: float, stddev: float):
         super().__init__(size, rng)
         self.median = median
         self.stddev = stddev
 
-    def next_index(self) -> int:
-        index = int(round(self.rng.gauss(self.median, self.stddev)))
-        return min(max(index, 0), self.size - 1)
+    def draw(self, n: int) -> np.ndarray:
+        values = np.rint(self.rng.normal(self.median, self.stddev, n))
+        return np.clip(values, 0, self.size - 1).astype(np.int64)
 
 
-_ZIPF_TABLES: dict[tuple[int, float], array] = {}
-
-
-def zipf_table(size: int, exponent: float) -> array:
+@functools.lru_cache(maxsize=4)
+def zipf_table(size: int, exponent: float) -> np.ndarray:
     """Cumulative weights 1/k**s for k = 1..size, built once per process and shared
     read-only by its threads (8 bytes a key)."""
-    table = _ZIPF_TABLES.get((size, exponent))
-    if table is None:
-        table = array("d", itertools.accumulate(1.0 / (rank**exponent) for rank in range(1, size + 1)))
-        _ZIPF_TABLES[(size, exponent)] = table
-    return table
+    return np.cumsum(1.0 / np.arange(1, size + 1, dtype=np.float64) ** exponent)
 
 
 class Zipfian(KeyPicker):
-    """P(rank k) proportional to 1 / k**exponent; index 0 is the hottest key."""
+    """P(rank k) proportional to 1 / k**exponent; index 0 is the hottest key. Drawn by
+    inverse CDF: a uniform point looked up in the cumulative weights."""
 
-    def __init__(self, size: int, rng: random.Random, exponent: float):
+    def __init__(self, size: int, rng: np.random.Generator, exponent: float):
         super().__init__(size, rng)
         self._cumulative = zipf_table(size, exponent)
-        self._total = self._cumulative[-1]
+        self._total = float(self._cumulative[-1])
 
-    def next_index(self) -> int:
-        point = self.rng.random() * self._total
-        return min(bisect.bisect_right(self._cumulative, point), self.size - 1)
+    def draw(self, n: int) -> np.ndarray:
+        points = self.rng.random(n) * self._total
+        return np.minimum(np.searchsorted(self._cumulative, points, side="right"), self.size - 1)
 
 
 class Strided(KeyPicker):
@@ -89,15 +95,15 @@ class Strided(KeyPicker):
         super().__init__(inner.size, inner.rng)
         self.inner, self.start, self.step = inner, start, step
 
-    def next_index(self) -> int:
-        return self.start + self.inner.next_index() * self.step
+    def draw(self, n: int) -> np.ndarray:
+        return self.start + self.inner.draw(n) * self.step
 
 
 def owned_count(keyspace: int, partition: int, partitions: int) -> int:
     return max(0, (keyspace - partition + partitions - 1) // partitions)
 
 
-def make_picker(config, rng: random.Random, partition: int = 0, partitions: int = 1,
+def make_picker(config, rng: np.random.Generator, partition: int = 0, partitions: int = 1,
                 owns_keys: bool = False) -> KeyPicker:
     keyspace = config.keyspace
     if config.key_distribution == "sequential":
@@ -111,7 +117,7 @@ def make_picker(config, rng: random.Random, partition: int = 0, partitions: int 
     return picker
 
 
-def _base_picker(config, size: int, keyspace: int, rng: random.Random) -> KeyPicker:
+def _base_picker(config, size: int, keyspace: int, rng: np.random.Generator) -> KeyPicker:
     distribution = config.key_distribution
     if distribution == "uniform":
         return Uniform(size, rng)
@@ -123,3 +129,54 @@ def _base_picker(config, size: int, keyspace: int, rng: random.Random) -> KeyPic
     if distribution == "zipfian":
         return Zipfian(size, rng, config.zipf_exponent)
     raise ValueError(f"unknown key distribution {distribution!r}")
+
+
+# Key names below this index are encoded once per process and looked up; above it a
+# name is put together from two cached halves (see KeyNames), so a keyspace of any size
+# costs a bounded amount of memory and about the same per operation.
+LOW_KEYS = 1_000_000
+_LOW_DIGITS = 6
+
+
+class KeyNames:
+    """The encoded key names of one key family (prefix + family + number), as RESP bulk
+    strings ("$<length>\\r\\n<name>\\r\\n") ready to be joined into a command.
+
+    Made once per process and family (`key_names`), read-only afterwards, so the
+    worker threads share it. Index k < LOW_KEYS is one list lookup; a larger k is
+    `heads[k // LOW_KEYS] + lows[k % LOW_KEYS]`, both cached: the head holds the length
+    header, the prefix and the leading digits, the low part the last six digits.
+    """
+
+    def __init__(self, base: bytes, keyspace: int):
+        self.base = base
+        small = min(keyspace, LOW_KEYS)
+        self.small = [b"$%d\r\n%b%d\r\n" % (len(base) + len(str(k)), base, k) for k in range(small)]
+        self.heads: list[bytes] = []
+        self.lows: list[bytes] = []
+        if keyspace > LOW_KEYS:
+            self.lows = [b"%06d\r\n" % low for low in range(LOW_KEYS)]
+            self.heads = [b"$%d\r\n%b%d" % (len(base) + len(str(high)) + _LOW_DIGITS, base, high)
+                          for high in range((keyspace - 1) // LOW_KEYS + 1)]
+
+    def bulks(self, indexes: np.ndarray) -> list[bytes]:
+        """The encoded names of these key indexes."""
+        if not self.heads:
+            small = self.small
+            return [small[k] for k in indexes.tolist()]
+        small, heads, lows = self.small, self.heads, self.lows
+        highs, low_parts = np.divmod(indexes, LOW_KEYS)
+        return [heads[h] + lows[low] if h else small[low]
+                for h, low in zip(highs.tolist(), low_parts.tolist())]
+
+    def names(self, indexes) -> list[bytes]:
+        """The plain key names (for routing and checks), not encoded."""
+        base = self.base
+        return [base + b"%d" % k for k in (indexes.tolist() if hasattr(indexes, "tolist") else indexes)]
+
+
+@functools.lru_cache(maxsize=16)
+def key_names(base: bytes, keyspace: int) -> KeyNames:
+    """One KeyNames per process and key family; threads share it read-only (built
+    before the worker threads start)."""
+    return KeyNames(base, keyspace)

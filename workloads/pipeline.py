@@ -11,41 +11,64 @@ one drawn key) and its keys from that group. Without transactions keys have no t
 spread over every slot.
 """
 
-from workloads.base import Workload
+import numpy as np
+
+from harness import parsers as p
+from harness.schema import key
+from workloads.base import Drawn, Workload, bulk, head
+
+HEADS = (head("SET", 2), head("GET", 1), head("INCR", 1))
 
 
 class Pipeline(Workload):
-    commands = ("SET", "GET", "INCR")
+    commands = ("SET", "GET", "INCR")  # MULTI and EXEC too with transaction = true
+    config_keys = {
+        "transaction": (bool, key("workload", "false", p.boolean(), "pipeline workload: wrap in MULTI/EXEC", "BOOL")),
+    }
 
     def __init__(self, spec):
         super().__init__(spec)
         self.transaction = self.config.transaction
-        if self.transaction:
-            self.commands = ("SET", "GET", "INCR", "MULTI", "EXEC")
+        self.commands = ("SET", "GET", "INCR", "MULTI", "EXEC") if self.transaction else ("SET", "GET", "INCR")
         self.tagged = self.transaction and spec.cluster
         self.group_size = max(1, self.config.pipeline)
-        self.group = 0
-
-    def begin_batch(self) -> None:
-        if self.tagged:
-            self.group = self.keys.next_index() // self.group_size
+        self._names = self.names()
+        self._counters = self.names(b"n:")
 
     def key_at(self, index: int, family: bytes = b"") -> bytes:
         if self.tagged:
             return self.spec.key_prefix + b"{%d}" % (index // self.group_size) + family + b"%d" % index
         return super().key_at(index, family)
 
-    def key(self, family: bytes = b"") -> bytes:
-        if self.tagged:
-            first = self.group * self.group_size
-            last = min(first + self.group_size, self.config.keyspace)
-            return self.key_at(self.rng.randrange(first, last), family)
-        return super().key(family)
+    def draw(self, n: int) -> Drawn:
+        draws = self.rng.random(n)
+        read_ratio = self.config.read_ratio
+        ids = np.where(draws < read_ratio, 1, np.where(draws < read_ratio + (1 - read_ratio) * 0.8, 0, 2))
+        indexes = self._tagged_indexes(n) if self.tagged else self.keys.draw(n)
+        counters = ids == 2
+        if self.tagged:  # names with their group's hash tag, made per operation
+            names = [self.key_at(index, b"n:" if counter else b"")
+                     for index, counter in zip(indexes.tolist(), counters.tolist())]
+            keys, routes = [bulk(name) for name in names], names
+        else:
+            keys = self._names.bulks(indexes)
+            for position, key in zip(np.flatnonzero(counters).tolist(), self._counters.bulks(indexes[counters])):
+                keys[position] = key
+            routes = None
+            if self.spec.cluster:
+                routes = [self.key_at(index, b"n:" if counter else b"")
+                          for index, counter in zip(indexes.tolist(), counters.tolist())]
+        values = self.values.draw(n)
+        commands = [HEADS[0] + key + value if i == 0 else HEADS[i] + key
+                    for i, key, value in zip(ids.tolist(), keys, values)]
+        return Drawn(ids, commands, routes)
 
-    def next_command(self) -> tuple:
-        draw = self.rng.random()
-        if draw < self.config.read_ratio:
-            return ("GET", self.key())
-        if draw < self.config.read_ratio + (1 - self.config.read_ratio) * 0.8:
-            return ("SET", self.key(), self.values.next_value())
-        return ("INCR", self.key(b"n:"))
+    def _tagged_indexes(self, n: int) -> np.ndarray:
+        """Key indexes batch by batch, each batch within one group: its group is that of
+        a key drawn by the distribution, its keys uniform within the group."""
+        size = self.group_size
+        batches = max(1, n // size)
+        groups = self.keys.draw(batches) // size
+        firsts = np.repeat(groups * size, size)[:n]
+        spans = np.minimum(size, self.config.keyspace - firsts)
+        return firsts + (self.rng.random(n) * spans).astype(np.int64)

@@ -1,33 +1,56 @@
 """Prepared values: random bytes made once, picked by the configured size mix.
 
-Values are slices (memoryview-free bytes objects) cut from one random block when the
-workload is built, so the hot loop never creates a value.
+Values are cut from random bytes when the workload is built and kept only encoded, as
+RESP bulk strings, so the hot loop never creates a value (and a large value is held
+once); which one an operation uses is drawn many at a time.
 """
 
 from __future__ import annotations
 
-import random
+import numpy as np
 
 from harness.parsers import SizeChoice
 
-# How many distinct prepared values a workload holds per size choice.
+# How many distinct prepared values a workload holds per size choice with a range.
 VALUES_PER_CHOICE = 64
 
 
 class ValuePool:
-    def __init__(self, choices: tuple[SizeChoice, ...], rng: random.Random):
-        self._values: list[bytes] = []
-        self._weights: list[float] = []
+    def __init__(self, choices: tuple[SizeChoice, ...], rng: np.random.Generator):
+        bulks: list[bytes] = []
+        weights: list[float] = []
         for choice in choices:
             count = 1 if choice.low == choice.high else VALUES_PER_CHOICE
-            for _ in range(count):
-                size = rng.randint(choice.low, choice.high)
-                self._values.append(rng.randbytes(size))
-                self._weights.append(choice.weight / count)
+            for size in rng.integers(choice.low, choice.high + 1, count).tolist():
+                bulks.append(b"$%d\r\n%b\r\n" % (size, rng.bytes(size)))
+                weights.append(choice.weight / count)
+        self.bulks = bulks
+        self.largest = max(choice.high for choice in choices)
         self._rng = rng
-        self._single = self._values[0] if len(self._values) == 1 else None
+        self._single = bulks[0] if len(bulks) == 1 else None
+        cumulative = np.cumsum(weights)
+        self._cumulative = cumulative / cumulative[-1]
+
+    def draw(self, n: int) -> list[bytes]:
+        """n encoded values, by the configured weights."""
+        if self._single is not None:
+            return [self._single] * n
+        bulks = self.bulks
+        return [bulks[pick] for pick in self.picks(n)]
+
+    def picks(self, n: int) -> list[int]:
+        """n value numbers (indexes into bulks), by the configured weights."""
+        if len(self.bulks) == 1:
+            return [0] * n
+        picks = np.searchsorted(self._cumulative, self._rng.random(n), side="right")
+        return np.minimum(picks, len(self.bulks) - 1).tolist()
+
+    def value(self, pick: int) -> bytes:
+        """Value number `pick`, not encoded (a copy: for preload and templates that embed
+        a value in a longer argument)."""
+        encoded = self.bulks[pick]
+        return encoded[encoded.index(b"\r\n") + 2:-2]
 
     def next_value(self) -> bytes:
-        if self._single is not None:
-            return self._single
-        return self._rng.choices(self._values, self._weights)[0]
+        """One value, not encoded (preload)."""
+        return self.value(self.picks(1)[0])

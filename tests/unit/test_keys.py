@@ -4,6 +4,8 @@ import math
 import random
 from collections import Counter
 
+import numpy as np
+
 from harness.settings import resolve
 from workloads.keys import make_picker, owned_count
 from workloads.values import ValuePool
@@ -16,7 +18,15 @@ def config(**options):
 
 
 def draw(picker, n=DRAWS):
-    return [picker.next_index() for _ in range(n)]
+    """n draws, taken in uneven blocks as the workloads take them."""
+    values, sizes = [], [1, 16, 4096, 777]
+    while len(values) < n:
+        values += picker.draw(min(sizes[len(values) % 4], n - len(values))).tolist()
+    return values
+
+
+def rng(seed):
+    return np.random.default_rng(seed)
 
 
 def chi_square_critical(df: int, z: float = 3.09) -> float:
@@ -25,7 +35,7 @@ def chi_square_critical(df: int, z: float = 3.09) -> float:
 
 
 def test_uniform_is_flat():
-    picker = make_picker(config(key_distribution="uniform", keyspace=10_000), random.Random(1))
+    picker = make_picker(config(key_distribution="uniform", keyspace=10_000), rng(1))
     bins = Counter(index * 100 // 10_000 for index in draw(picker))
     expected = DRAWS / 100
     statistic = sum((bins[b] - expected) ** 2 / expected for b in range(100))
@@ -40,18 +50,18 @@ def test_sequential_covers_the_keyspace_exactly_once_per_pass_across_threads():
     cfg = config(key_distribution="sequential", keyspace=keyspace)
     seen = []
     for thread in range(threads):
-        picker = make_picker(cfg, random.Random(thread), thread, threads)
+        picker = make_picker(cfg, rng(thread), thread, threads)
         seen += draw(picker, owned_count(keyspace, thread, threads))
     assert sorted(seen) == list(range(keyspace))
     # the next pass starts again at each thread's first key
-    picker = make_picker(cfg, random.Random(0), 2, threads)
+    picker = make_picker(cfg, rng(0), 2, threads)
     first_pass = draw(picker, owned_count(keyspace, 2, threads))
-    assert picker.next_index() == first_pass[0] == 2
+    assert picker.draw(1)[0] == first_pass[0] == 2
 
 
 def test_gaussian_quantiles():
     picker = make_picker(config(key_distribution="gaussian", keyspace=100_000, key_median=30_000,
-                                key_stddev=5_000), random.Random(3))
+                                key_stddev=5_000), rng(3))
     values = sorted(draw(picker))
     def quantile(q):
         return values[int(q * (len(values) - 1))]
@@ -61,7 +71,7 @@ def test_gaussian_quantiles():
 
 
 def test_gaussian_defaults_to_the_middle():
-    picker = make_picker(config(key_distribution="gaussian", keyspace=6_000), random.Random(4))
+    picker = make_picker(config(key_distribution="gaussian", keyspace=6_000), rng(4))
     values = sorted(draw(picker))
     assert abs(values[DRAWS // 2] - 3_000) < 30
 
@@ -69,7 +79,7 @@ def test_gaussian_defaults_to_the_middle():
 def test_zipfian_follows_its_exponent():
     keyspace, exponent = 10_000, 0.99
     picker = make_picker(config(key_distribution="zipfian", keyspace=keyspace, zipf_exponent=exponent),
-                         random.Random(5))
+                         rng(5))
     counts = Counter(draw(picker))
     harmonic = sum(1 / k**exponent for k in range(1, keyspace + 1))
     for rank in (1, 2, 10, 100):
@@ -82,16 +92,16 @@ def test_zipfian_follows_its_exponent():
 
 def test_owned_keys_are_disjoint_per_thread():
     cfg = config(key_distribution="uniform", keyspace=1_000)
-    owned = [set(draw(make_picker(cfg, random.Random(t), t, 4, owns_keys=True), 20_000)) for t in range(4)]
+    owned = [set(draw(make_picker(cfg, rng(t), t, 4, owns_keys=True), 20_000)) for t in range(4)]
     assert all(index % 4 == t for t, keys in enumerate(owned) for index in keys)
     assert sum(len(keys) for keys in owned) == 1_000
 
 
 def test_weighted_value_sizes():
-    pool = ValuePool(config(value_size="32:70,1024:25,65536:5").value_size, random.Random(6))
-    sizes = Counter(len(pool.next_value()) for _ in range(20_000))
+    pool = ValuePool(config(value_size="32:70,1024:25,65536:5").value_size, rng(6))
+    sizes = Counter(len(pool.value(pick)) for pick in pool.picks(20_000))
     assert set(sizes) == {32, 1024, 65536}
     assert abs(sizes[32] / 20_000 - 0.70) < 0.02 and abs(sizes[65536] / 20_000 - 0.05) < 0.01
-    ranged = ValuePool(config(value_size="100-200").value_size, random.Random(7))
-    lengths = {len(ranged.next_value()) for _ in range(2_000)}
+    ranged = ValuePool(config(value_size="100-200").value_size, rng(7))
+    lengths = {len(ranged.value(pick)) for pick in ranged.picks(2_000)}
     assert min(lengths) >= 100 and max(lengths) <= 200 and len(lengths) > 20

@@ -45,3 +45,17 @@ def test_pipeline_batches_count_against_the_rate():
 def test_lag_is_reported_when_behind():
     schedule = Schedule(rate=10, batch=1, start=0.0)
     assert schedule.lag(0.35) == 0.35  # nothing sent yet: behind by the first batch's wait
+
+
+def test_a_rate_the_target_cannot_keep_up_with_ends_at_the_deadline():
+    """--rate 1e9 --duration 2 ran on for minutes: every batch of the grid before the end
+    was due at once, and there were two billion of them."""
+    schedule = Schedule(rate=1e9, batch=1, start=0.0, end=2.0)
+    now, sent = 0.0, 0
+    while not schedule.finished(now):
+        while schedule.due(now) is not None and sent < 10:  # the target takes 10 per ms
+            schedule.taken()
+            sent += 1
+        sent, now = 0, now + 0.001
+    assert 2.0 <= now <= 2.0 + 0.011
+    assert schedule.lag(now) > 1.9  # and it says how far behind it was

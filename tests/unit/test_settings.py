@@ -277,3 +277,54 @@ def test_sentinels_are_parsed_and_conflict_with_a_fixed_address(capsys, tmp_path
     assert "invalid sentinels = 's1' (option --sentinels): expected host:port" in bad(
         capsys, "run", "--sentinels", "s1")
     assert "expected host:port[,host:port...], not 's1:99999'" in bad(capsys, "run", "--sentinels", "s1:99999")
+
+
+def test_heartbeat_timeout_is_a_key_of_its_own(capsys):
+    status, out, _ = invoke(capsys, "run", "--dry-run", "--heartbeat-timeout", "7.5")
+    assert status == 0 and dry_line(out, "heartbeat_timeout") == ("7.5", "option --heartbeat-timeout")
+    status, _, err = invoke(capsys, "run", "--dry-run", "--heartbeat-timeout", "1")
+    assert status == 2 and "invalid heartbeat_timeout = '1'" in err
+
+
+def test_config_files_must_be_regular_and_small(capsys, tmp_path):
+    status, _, err = invoke(capsys, "run", "--dry-run", "-c", "/dev/zero")
+    assert status == 2 and err.strip() == "harness: error: config file /dev/zero is not a regular file"
+    big = tmp_path / "big.ini"
+    big.write_text("#" * (2**20 + 1))
+    status, _, err = invoke(capsys, "run", "--dry-run", "-c", str(big))
+    assert status == 2 and "1,048,577 bytes; at most 1,048,576 are read" in err
+
+
+def test_a_password_file_is_read_with_a_bound(capsys):
+    status, _, err = invoke(capsys, "run", "--dry-run", env={"HARNESS_PASSWORD_FILE": "/dev/zero"})
+    assert status == 2 and "first line is longer than 65,536 characters" in err
+
+
+def test_key_prefix_length(capsys):
+    status, _, _ = invoke(capsys, "run", "--dry-run", "--key-prefix", "k" * 1024)
+    assert status == 0
+    status, _, err = invoke(capsys, "run", "--dry-run", "--key-prefix", "k" * 1025)
+    assert status == 2 and "key_prefix (option --key-prefix) is 1,025 bytes long: at most 1024" in err
+
+
+def test_url_credentials_are_masked_in_dry_run_and_errors(capsys):
+    secret = "s3/cr@t:pa%ss"
+    status, out, err = invoke(capsys, "run", "--dry-run", env={
+        "HARNESS_PUSHGATEWAY": f"http://gate:{secret}@gw:9091",
+        "HARNESS_OTLP_ENDPOINT": "http://otel:p%2Fw@collector:4318",
+    })
+    assert status == 0
+    assert dry_line(out, "pushgateway")[0] == "http://gate:***@gw:9091"
+    assert dry_line(out, "otlp_endpoint")[0] == "http://otel:***@collector:4318"
+    assert secret not in out + err and "p%2Fw" not in out
+    status, _, err = invoke(capsys, "run", "--dry-run", "--url", f"redis://u:{secret}@host:6379")
+    assert status == 2 and "redis://u:***@host:6379" in err and "cr@t" not in err and "s3/" not in err
+
+
+def test_credentials_on_the_command_line_get_a_warning(capsys):
+    status, _, err = invoke(capsys, "run", "--dry-run", "--url", "redis://u:pw@host:6379",
+                            "--otlp-endpoint", "http://a:b@c:4318")
+    assert status == 0
+    assert "credentials given on the command line (--url, --otlp-endpoint) are visible to other users in ps" in err
+    status, _, err = invoke(capsys, "run", "--dry-run", env={"HARNESS_URL": "redis://u:pw@host:6379"})
+    assert "visible to other users" not in err

@@ -1,0 +1,484 @@
+"""The driver: one worker thread's loop over its connections - when each batch goes
+(pacing, request quota, ramp, warmup, stop), what comes back, and how it is counted.
+
+Runs in a client process, one per worker thread, after the fork. The thread owns its
+connections, its workload, its router and its stats: nothing is shared with another
+thread except the Control flags and the outbox the process drains.
+
+Each connection carries at most one batch (`pipeline` operations) in flight. A turn
+sends a batch on every ready connection that is due, then waits on epoll for replies,
+so a thread with k connections keeps k batches in flight. Batches come from the
+workload (workloads.base: next_batch), go out through the router (one node, Sentinel's
+master, or a Redis Cluster's slot owners: harness.router), one write per node, and
+replies are parsed per channel (harness.channel).
+
+One accounting path: a batch's successes, latency (from its intended start) and
+service time (from its write) are added per command id when its last reply is in;
+error replies, null replies and redirections as they are parsed. Operations written on
+a connection that dies (or stays silent for socket_timeout) before their replies come
+are `indeterminate`: the server may or may not have run them. Operations that could not
+be written at all fail as `connection` errors.
+
+A connection that fails is closed and reopened with backoff (50 ms doubling to 500 ms)
+while the others carry on. If a thread has had no working connection for
+`outage_budget` seconds, the target is treated as gone and the thread raises TargetGone.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import queue
+import random
+import time
+from dataclasses import dataclass
+
+import redis
+from hiredis import ReplyError
+
+from harness.channel import ASKING_REPLY
+from harness.coordination import Clock, Control, Report
+from harness.errors import TargetError
+from harness.histogram import index_of
+from harness.pacing import Schedule
+from harness.poller import Poller
+from harness.router import FIRST_BACKOFF, Connection, SendFailed
+from harness.stats import CommandStats, error_type
+
+# Trace samples a thread keeps per report (about a second), whatever the ratio.
+MAX_SAMPLES = 200
+MAX_BACKOFF = 0.5
+# Longest sleep when nothing is in flight, so stop requests are seen promptly.
+IDLE_WAIT = 0.05
+# Shortest sleep of a paced thread: batches due within it are sent together.
+PACING_TICK = 0.0002
+# As redis-py's RedisClusterRequestTTL: bounces while a slot changes hands are brief.
+MAX_REDIRECTS = 16
+
+# Error replies that mean the server cannot serve this connection right now (a demoted
+# master, a node loading or without quorum): they open a disruption like a lost connection.
+DISRUPTIVE_ERRORS = frozenset({"READONLY", "LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"})
+
+
+def reply_error_type(reply: ReplyError) -> str:
+    """The server's error prefix (OOM, WRONGTYPE, NOPERM, MOVED...), or ERR."""
+    word = str(reply).split(" ", 1)[0]
+    return word if word.isupper() else "ERR"
+
+
+class TargetGone(TargetError):
+    pass
+
+
+@dataclass(frozen=True)
+class DriverSettings:
+    pipeline: int
+    quota: int  # operations to send; -1 = no limit
+    rate: float  # operations per second; 0 = closed loop
+    offset: float  # this thread's schedule starts this long after the clock's start
+    outage_budget: float
+    thread: int = 0
+    sample_ratio: float = 0.0  # share of batches kept as trace samples
+    seed: int = 0
+    # Error replies after which the connection is reopened: READONLY behind Sentinel,
+    # where reconnecting asks the Sentinels for the new master.
+    reconnect_on: frozenset = frozenset()
+    reply_timeout: float = float("inf")  # socket_timeout: a batch unanswered this long
+
+
+class Driver:
+    def __init__(self, connections: list[Connection], workload, router, settings: DriverSettings, clock: Clock,
+                 control: Control, outbox: queue.SimpleQueue, now=time.monotonic):
+        self.connections = connections
+        self.workload = workload
+        self.names = workload.commands
+        self.router = router
+        self.settings = settings
+        self.pipeline = settings.pipeline
+        self.quota = settings.quota
+        self.schedule = Schedule(settings.rate, settings.pipeline, clock.start + settings.offset, clock.deadline)
+        self.clock = clock
+        self.control = control
+        self.outbox = outbox
+        self.now = now  # injected in tests
+        self.pid = os.getpid()  # with a connection's number, names it in disruption reports
+        self.rng = random.Random(settings.seed)
+        self.round = 0
+        self.started = False
+        self.ready: collections.deque[Connection] = collections.deque()
+        self.parked: list[Connection] = []
+        self.next_unpark = float("inf")
+        self.busy = 0  # connections with a batch in flight
+        self.stats = CommandStats()
+        self.warmup = CommandStats()
+        self.max_lag = 0.0
+        self.last_reply = 0.0
+        self.down_since: float | None = None
+        self.master_moves = 0  # the last Control.master_moves acted on
+        self.moving: set[Connection] = set()  # busy connections to reopen once their batch is in
+
+    # -- the loop -------------------------------------------------------------------
+    def run(self) -> None:
+        self.start()
+        try:
+            while self.turn():
+                pass
+        finally:
+            self.finish()
+
+    def start(self) -> None:
+        """Take over the connections made before the start; every connection waits for
+        its ramp second (parked)."""
+        self.started = True
+        for connection in self.connections:
+            if connection.links or getattr(connection.conn, "_sock", None) is not None:
+                self.router.open(connection)
+            self._park(connection)
+
+    def turn(self) -> bool:
+        """One pass: publish if asked, send what is due, handle what arrived. False
+        when the thread is done (nothing more to send, nothing in flight)."""
+        now = self.now()
+        control = self.control
+        sending = not control.stopping and self.quota != 0 and not self.schedule.finished(now)
+        if not sending and not self.busy:
+            return False
+        if control.publish_round != self.round:
+            self.round = control.publish_round
+            self._publish(now)
+            if self.busy:
+                self._expire(now)
+        if control.master_moves != self.master_moves:
+            self._follow_master(now)
+        if sending:
+            if self.parked and now >= self.next_unpark:
+                self._unpark(now)
+            if self.ready:
+                self._send_due(now)
+            elif not self.busy:
+                self._check_outage(now)
+        for channel in self.router.poller.poll(self._wait_time(now, sending)):
+            self._on_readable(channel)
+        return True
+
+    def finish(self) -> None:
+        for connection in self.connections:  # disruptions still open: not recovered within the run
+            if connection.failing_since is not None:
+                self.stats.disruptions.append((connection.failing_since, None, connection.failing_errors,
+                                               (self.pid, connection.number)))
+        self._publish(self.now(), final=True)
+        for connection in self.connections:
+            self._close(connection)
+        self.router.poller.close()
+
+    # Connections are ready (open, active, idle: a deque the send loop pops from, so a
+    # turn costs nothing per busy connection), busy (a batch in flight), or parked
+    # (before their ramp second, or waiting to reconnect), looked at again only when the
+    # earliest of them is due.
+    def _park(self, connection: Connection) -> None:
+        self.parked.append(connection)
+        self.next_unpark = min(self.next_unpark, max(connection.active_at, connection.retry_at))
+
+    def _unpark(self, now: float) -> None:
+        still, self.parked, self.next_unpark = self.parked, [], float("inf")
+        for connection in still:
+            if now >= connection.active_at and (connection.open or self._reconnect(connection, now)):
+                self.ready.append(connection)
+            else:
+                self._park(connection)
+
+    # -- sending ----------------------------------------------------------------------
+    def _send_due(self, now: float) -> None:
+        schedule, ready, pipeline = self.schedule, self.ready, self.pipeline
+        warmup_end, next_batch, router = self.clock.warmup_end, self.workload.next_batch, self.router
+        open_loop = schedule.open_loop
+        while ready and self.quota:
+            if open_loop:
+                intended = schedule.due(now)
+                if intended is None:
+                    break
+                schedule.taken()
+            elif now < schedule.end:  # closed loop: due now
+                intended = now
+            else:
+                break
+            size = pipeline
+            if self.quota > 0:
+                size = min(pipeline, self.quota)
+                self.quota -= size
+            connection = ready.popleft()
+            batch = next_batch(size, connection.number)
+            # An operation belongs to the results when its intended start is after warmup.
+            measured = intended >= warmup_end
+            stats = self.stats if measured else self.warmup
+            sent = stats.bytes_sent
+            for name_id, _, size_bytes in batch.per_id:
+                sent[self.names[name_id]] += size_bytes
+            connection.batch = batch
+            connection.remaining = len(batch.ids)
+            connection.failed = connection.redirects = None
+            connection.started, connection.sent_at, connection.measured = intended, now, measured
+            self.busy += 1
+            try:
+                router.send(connection, batch)
+            except SendFailed as failure:
+                self._lose(connection, failure.cause, now, failure.unsent)
+        lag = schedule.lag(now)
+        if lag > self.max_lag:
+            self.max_lag = lag
+
+    # -- receiving --------------------------------------------------------------------
+    def _on_readable(self, channel) -> None:
+        """Parse what arrived; when the batch's last reply is in, record the batch."""
+        connection = channel.owner
+        if connection.channels.get(channel.node) is not channel:
+            return  # closed earlier in this same turn, with the rest of its connection
+        batch = connection.batch
+        try:
+            data = channel.receive()
+            failure = None if data else redis.ConnectionError(f"Connection closed by server {channel.node}.")
+        except OSError as exc:
+            data, failure = b"", exc
+        if failure is not None or batch is None:  # closed, failed, or data nobody asked for
+            if batch is not None:
+                self._lose(connection, failure, self.now())
+            else:
+                self._break(connection, self.now())
+            return
+        reader, expect = channel.reader, channel.expect
+        reader.feed(data)
+        gets = reader.gets
+        stats = self.stats if connection.measured else self.warmup
+        ids, names = batch.ids, self.names
+        remaining = connection.remaining
+        answered = 0
+        while expect:
+            reply = gets()
+            if reply is False:  # the rest has not arrived yet
+                break
+            position = expect.popleft()
+            if reply is None:
+                stats.nulls[names[ids[position]]] += 1
+            elif type(reply) is ReplyError:
+                outcome = self._reply_error(connection, channel, position, reply, stats)
+                if outcome is None:
+                    return  # the connection failed; the batch is accounted for
+                if not outcome:
+                    continue  # redirected: its reply is still to come
+            elif position == batch.exec_at and type(reply) is list:
+                self._transaction_outcomes(connection, reply)
+            elif position == ASKING_REPLY:
+                continue
+            answered += 1
+        if answered:
+            remaining -= answered
+            connection.remaining = remaining
+            if self.router.counts_nodes:
+                stats.nodes[channel.node] += answered
+        if remaining == 0:
+            self._complete(connection, stats)
+
+    def _reply_error(self, connection: Connection, channel, position: int, reply: ReplyError, stats):
+        """True: an answer (an error, counted); False: redirected, answer still to come;
+        None: the connection failed while redirecting."""
+        if position == ASKING_REPLY:
+            return False  # ASKING refused: the command's own reply says what happened
+        kind = reply_error_type(reply)
+        if kind in ("MOVED", "ASK") and self.router.redirects:
+            if connection.batch.exec_at >= 0:
+                # Inside MULTI a redirection aborts the transaction (EXECABORT); it counts
+                # as an error and the map is corrected for the next batch.
+                if kind == "MOVED":
+                    self.router.learn(str(reply))
+            elif self._may_redirect(connection, position):
+                stats.redirections[kind] += 1
+                try:
+                    self.router.redirect(connection, position, str(reply), kind)
+                except SendFailed as failure:
+                    self._lose(connection, failure.cause, self.now(), failure.unsent)
+                    return None
+                return False
+        self._failed(connection, position, kind, stats)
+        return True
+
+    def _failed(self, connection: Connection, position: int, kind: str, stats) -> None:
+        stats.errors[self.names[connection.batch.ids[position]], kind] += 1
+        if connection.failed is None:
+            connection.failed = {}
+        connection.failed[position] = kind
+        if kind in DISRUPTIVE_ERRORS:
+            self._failing(connection, self.now(), 1)
+
+    def _transaction_outcomes(self, connection: Connection, replies: list) -> None:
+        """A command inside MULTI/EXEC was answered QUEUED; its real outcome is its item
+        in EXEC's reply."""
+        stats = self.stats if connection.measured else self.warmup
+        for position, reply in enumerate(replies, start=1):
+            if type(reply) is ReplyError:
+                self._failed(connection, position, reply_error_type(reply), stats)
+
+    @staticmethod
+    def _may_redirect(connection: Connection, position: int) -> bool:
+        """False once a command has bounced MAX_REDIRECTS times (then it is an error)."""
+        redirects = connection.redirects = connection.redirects or {}
+        redirects[position] = redirects.get(position, 0) + 1
+        return redirects[position] <= MAX_REDIRECTS
+
+    def _complete(self, connection: Connection, stats: CommandStats) -> None:
+        """The batch's last reply is in: successes, latency and service time per command."""
+        done = self.now()
+        batch, failed, names = connection.batch, connection.failed, self.names
+        index = index_of(int((done - connection.started) * 1_000_000))
+        service_index = index_of(int((done - connection.sent_at) * 1_000_000))
+        ok, latency, service = stats.ok, stats.latency, stats.service
+        for name_id, count, _ in batch.per_id:
+            name = names[name_id]
+            ok[name] += count
+            counts = latency.get(name)
+            if counts is None:
+                counts = latency[name] = {}
+            counts[index] = counts.get(index, 0) + count
+            counts = service.get(name)
+            if counts is None:
+                counts = service[name] = {}
+            counts[service_index] = counts.get(service_index, 0) + count
+        if failed:  # error replies: out of the successes, into error latency
+            for position, kind in failed.items():
+                name = names[batch.ids[position]]
+                ok[name] -= 1
+                latency[name][index] -= 1
+                service[name][service_index] -= 1
+                counts = stats.error_latency.setdefault((name, kind), {})
+                counts[index] = counts.get(index, 0) + 1
+        if self.settings.sample_ratio and self.rng.random() < self.settings.sample_ratio \
+                and len(stats.samples) < MAX_SAMPLES:
+            kind = next(iter(failed.values())) if failed else ""
+            stats.samples.append((names[batch.ids[0]], connection.started, done, kind))
+        stats.batches += 1
+        connection.batch = None
+        self.busy -= 1
+        self.last_reply = done
+        connection.backoff = FIRST_BACKOFF
+        if connection.failing_since is not None and connection not in self.moving \
+                and not (failed and DISRUPTIVE_ERRORS.intersection(failed.values())):
+            # Served again: the disruption this connection saw is over.
+            stats.disruptions.append((connection.failing_since, done, connection.failing_errors,
+                                      (self.pid, connection.number)))
+            connection.failing_since, connection.failing_errors = None, 0
+        reconnect_on = self.settings.reconnect_on
+        if failed and reconnect_on and not reconnect_on.isdisjoint(failed.values()) or connection in self.moving:
+            # Reopen: its last batch said so (READONLY behind Sentinel), or the master moved.
+            self.moving.discard(connection)
+            self._break(connection, done, backoff=False)
+        else:
+            self.ready.append(connection)
+
+    # -- failures ---------------------------------------------------------------------
+    def _lose(self, connection: Connection, exc: BaseException, now: float, unsent=()) -> None:
+        """The connection failed with a batch in flight. Written and unanswered:
+        indeterminate; never written (`unsent`): failed with the error's type; answered:
+        counted as answered. The batch ends here and the connection starts over."""
+        batch = connection.batch
+        stats = self.stats if connection.measured else self.warmup
+        kind = error_type(exc)
+        names, ids = self.names, batch.ids
+        unsent = set(unsent)
+        unanswered = {p for channel in connection.channels.values() for p in channel.unanswered()} - unsent
+        failed = connection.failed or {}
+        for position, name_id in enumerate(ids):
+            if position in unanswered:
+                stats.indeterminate[names[name_id], kind] += 1
+            elif position in unsent:
+                stats.errors[names[name_id], kind] += 1
+            elif position not in failed:
+                stats.ok[names[name_id]] += 1
+        self._failing(connection, now, len(unanswered) + len(unsent))
+        connection.batch = None
+        self.busy -= 1
+        self._break(connection, now)
+
+    def _expire(self, now: float) -> None:
+        """Batches unanswered for socket_timeout seconds: their connections start over
+        and what they had written is indeterminate (looked at once a second)."""
+        timeout = self.settings.reply_timeout
+        for connection in self.connections:
+            if connection.batch is not None and now - connection.sent_at > timeout:
+                self._lose(connection, redis.TimeoutError("no reply within socket_timeout"), now)
+
+    def _failing(self, connection: Connection, now: float, errors: int) -> None:
+        if connection.failing_since is None:
+            connection.failing_since = now
+        connection.failing_errors += errors
+
+    def _close(self, connection: Connection) -> None:
+        self.router.close(connection)
+        if connection.conn is not None:
+            connection.conn.disconnect()
+
+    def _break(self, connection: Connection, now: float, backoff: bool = True) -> None:
+        if connection.failing_since is None:
+            connection.failing_since = now
+        self._close(connection)
+        if connection in self.ready:  # an idle connection the server closed
+            self.ready.remove(connection)
+        connection.batch = None
+        connection.retry_at = now + connection.backoff if backoff else now
+        if backoff:
+            connection.backoff = min(connection.backoff * 2, MAX_BACKOFF)
+        self._park(connection)
+
+    def _reconnect(self, connection: Connection, now: float) -> bool:
+        if now < connection.retry_at:
+            return False
+        try:
+            self.router.open(connection)
+        except (OSError, redis.RedisError):
+            self._close(connection)
+            connection.retry_at = now + connection.backoff
+            connection.backoff = min(connection.backoff * 2, MAX_BACKOFF)
+            return False
+        return True
+
+    def _follow_master(self, now: float) -> None:
+        """The Sentinels name a new master: reopen every connection (busy ones once
+        their batch is in), which asks the Sentinels for the address. The disruption
+        counts from the moment the change was noticed."""
+        self.master_moves = self.control.master_moves
+        noticed = self.control.master_moved_at
+        for connection in self.connections:
+            if not connection.open:
+                continue  # already reconnecting: it will reach the new master
+            connection.failing_since = min(connection.failing_since or noticed, noticed)
+            if connection.batch is None:
+                self._break(connection, now, backoff=False)
+            else:
+                self.moving.add(connection)
+
+    def _check_outage(self, now: float) -> None:
+        if any(connection.open for connection in self.connections):
+            self.down_since = None
+            return
+        if self.down_since is None:
+            self.down_since = now
+        elif now - self.down_since > self.settings.outage_budget:
+            raise TargetGone(f"no connection could be re-established for {self.settings.outage_budget:g} s")
+
+    def _wait_time(self, now: float, sending: bool) -> float:
+        wait = IDLE_WAIT
+        if sending and self.parked:
+            wait = min(wait, max(0.0, self.next_unpark - now))
+        if sending and self.schedule.open_loop and self.ready:
+            # Wake when the next batch is due, but not more often than PACING_TICK:
+            # the batches due by then go out together, up to a tick late (and their
+            # latency, which runs from the intended start, says so).
+            wait = min(wait, max(PACING_TICK, self.schedule.next_time() - now))
+        return wait
+
+    # -- reporting --------------------------------------------------------------------
+    def _publish(self, now: float, final: bool = False) -> None:
+        connected = sum(1 for connection in self.connections if connection.open)
+        self.outbox.put(Report(self.settings.thread, self.round, self.stats, self.warmup, self.schedule.lag(now),
+                               self.max_lag, connected, self.last_reply, final))
+        self.stats = CommandStats()
+        self.warmup = CommandStats()
+        self.max_lag = 0.0
