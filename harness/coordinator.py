@@ -420,8 +420,8 @@ def _refuse_taken_prefix(client, config: RunConfig, endpoint: Endpoint, prefix: 
     if found:
         raise ConfigError(
             f"key_prefix = {prefix!r} ({config.source('key_prefix')}) already holds keys (at least {found}, "
-            f"e.g. {example.decode(errors='replace')!r}): the run would overwrite them and cleanup would delete them; choose another key_prefix, "
-            "or set reuse_prefix = true if they are yours to lose"
+            f"e.g. {example.decode(errors='replace')!r}): the run would overwrite them and cleanup would "
+            "delete them; choose another key_prefix, or set reuse_prefix = true if they are yours to lose"
         )
 
 
