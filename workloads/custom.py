@@ -16,7 +16,7 @@ for many operations at a time (a literal is encoded once); a block of operations
 drawn template by template and each command is its template's head and its words'
 arguments put together. On a Redis Cluster a command goes to the node of its first
 key placeholder. The coordinator checks with the server that every key a template
-touches lies under the run's prefix.
+touches lies under the run's prefix (harness.template_check).
 """
 
 from __future__ import annotations
@@ -149,18 +149,6 @@ class Custom(Workload):
                                 lambda n, indexes: [bulks[p] for p in rng.integers(0, len(bulks), n).tolist()])
         return _Placeholder(lambda n, indexes: [b"%d" % v for v in rng.integers(low, high + 1, n).tolist()],
                             lambda n, indexes: [bulk(b"%d" % v) for v in rng.integers(low, high + 1, n).tolist()])
-
-    def sample_commands(self) -> list[tuple]:
-        """One command per template (key index 0), for the coordinator's key check."""
-        indexes = np.zeros(1, dtype=np.int64)
-        commands = []
-        for template, (_, _, words, _) in zip(self.config.commands, self._templates):
-            arguments = []
-            for word in words:
-                parts = [[piece] if isinstance(piece, bytes) else piece(1, indexes) for piece in word.pieces]
-                arguments.append(b"".join(part[0] for part in parts))
-            commands.append((template.name, *arguments))
-        return commands
 
     def preload_commands(self, index: int) -> list[tuple]:
         return []

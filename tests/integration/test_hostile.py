@@ -27,7 +27,6 @@ import subprocess
 import time
 
 import pytest
-import redis
 
 from harness.run_user import USER_PREFIX, host_tag, remove_stale, user_name
 from harness.target import Endpoint
