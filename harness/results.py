@@ -24,6 +24,9 @@ READ_COMMANDS = frozenset({"GET", "HGET", "ZSCORE", "LINDEX", "GETEX", "HMGET"})
 def command_block(stats: CommandStats, name: str) -> dict:
     block = {"count": stats.count_of(name), "errors": stats.errors_of(name),
              "indeterminate": stats.indeterminate_of(name)}
+    by_type = {kind: n for (command, kind), n in sorted(stats.errors.items()) if command == name and n}
+    if by_type:
+        block["errors_by_type"] = by_type
     if name in READ_COMMANDS and stats.ok[name]:
         block["hit_rate"] = round(1 - stats.nulls[name] / stats.ok[name], 6)
     block["latency"] = histogram.summary_ms(stats.latency_of(name))

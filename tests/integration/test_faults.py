@@ -351,3 +351,40 @@ def test_stale_prometheus_directories_of_dead_coordinators_are_removed(redis_ser
     assert done.returncode == 0, done.stderr
     assert not stale.exists() and alive.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("harness-prometheus-") and p != alive]
+
+
+@pytest.mark.parametrize("pipeline", ["1", "16"])
+def test_connections_killed_every_second_keep_the_counts_exact(redis_server, tmp_path, pipeline):
+    """CLIENT KILL every second: what a killed connection had written and not had
+    answered is indeterminate. For every command, the server's count lies between the
+    answered ones (successes and server errors) and those plus the indeterminate ones;
+    before, such operations counted as failed although some had run (GET 20,009 counted
+    against 20,003 executed)."""
+    client = client_for(redis_server)
+    before = commandstats(client)
+    output = tmp_path / "result.json"
+    run = start_harness("run", "--port", str(redis_server.port), "--workload", "basic_rw", "--duration", "7",
+                        "--pipeline", pipeline, "--client-instances", "2", "--connections-per-client", "4",
+                        "--output", str(output), "--stats-interval", "1")
+    killed = 0
+    time.sleep(1.5)
+    for _ in range(4):
+        killed += client.client_kill_filter(_type="normal", skipme=True)
+        time.sleep(1)
+    stdout, stderr = run.communicate(timeout=60)
+    assert run.returncode == 0, stderr
+    assert killed >= 8
+    after = commandstats(client)
+    result = json.loads(output.read_text())["harness"]
+    assert result["totals"]["indeterminate"] > 0, result["totals"]
+    assert set(result["totals"]["indeterminate_by_cause"]) == {"connection"}
+    for name, block in result["commands"].items():
+        answered = block["count"] - block["indeterminate"] - sum(
+            n for (command, kind), n in _errors_by_command(result, name) if kind in ("connection", "timeout"))
+        executed = after.get(name, 0) - before.get(name, 0)
+        assert answered <= executed <= answered + block["indeterminate"], (name, answered, executed, block)
+
+
+def _errors_by_command(result: dict, name: str):
+    """(command, error type) pairs with counts, from the memtier block's per-command errors."""
+    return [((name, kind), n) for kind, n in result["commands"][name].get("errors_by_type", {}).items()]
