@@ -50,8 +50,6 @@ MAX_SAMPLES = 200
 MAX_BACKOFF = 0.5
 # Longest sleep when nothing is in flight, so stop requests are seen promptly.
 IDLE_WAIT = 0.05
-# Shortest sleep of a paced thread: batches due within it are sent together.
-PACING_TICK = 0.0002
 # As redis-py's RedisClusterRequestTTL: bounces while a slot changes hands are brief.
 MAX_REDIRECTS = 16
 
@@ -428,10 +426,7 @@ class Driver:
         if sending and self.parked:
             wait = min(wait, max(0.0, self.next_unpark - now))
         if sending and self.schedule.open_loop and self.ready:
-            # Wake when the next batch is due, but not more often than PACING_TICK:
-            # the batches due by then go out together, up to a tick late (and their
-            # latency, which runs from the intended start, says so).
-            wait = min(wait, max(PACING_TICK, self.schedule.next_time() - now))
+            wait = min(wait, max(0.0, self.schedule.next_time() - now))
         return wait
 
     # -- reporting --------------------------------------------------------------------
