@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -33,6 +32,7 @@ import tempfile
 import time
 
 from harness.errors import TargetError
+from harness import lifecycle
 from harness.lifecycle import set_parent_death_signal
 
 log = logging.getLogger("harness")
@@ -63,40 +63,15 @@ def free_port(host: str = HOST) -> int:
 
 
 DIRECTORY_PREFIX = "harness-redis-"
-_DIRECTORY = re.compile(rf"^{DIRECTORY_PREFIX}(\d+)-[A-Za-z0-9_]+$")
 
 
 def remove_stale_directories(parent: str | None = None) -> list[str]:
     """Remove this user's harness-redis-<pid>-* directories whose pid is gone (left by
     a coordinator killed before it could stop its server); returns what was removed."""
-    parent = parent or tempfile.gettempdir()
-    removed = []
-    try:
-        names = os.listdir(parent)
-    except OSError:
-        return removed
-    for name in names:
-        match = _DIRECTORY.match(name)
-        path = os.path.join(parent, name)
-        try:
-            owned = os.lstat(path).st_uid == os.getuid()
-        except OSError:
-            continue
-        if match and owned and not _pid_alive(int(match[1])):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
+    removed = lifecycle.remove_stale_directories(parent or tempfile.gettempdir(), DIRECTORY_PREFIX)
     if removed:
         log.info("removed %d data directories of embedded servers left by runs that are gone", len(removed))
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
     return True
 
 

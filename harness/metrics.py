@@ -20,12 +20,11 @@ import bisect
 import ipaddress
 import logging
 import os
-import re
 import shutil
 import socket
-import stat
 import tempfile
 
+from harness import lifecycle
 from harness.errors import ConfigError
 from harness.histogram import value_of
 from harness.messages import Delta
@@ -43,7 +42,6 @@ ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 DIRECTORY_PREFIX = "harness-prometheus-"
 # harness-prometheus-<coordinator pid>-<random>: the pid says whose it is.
-_DIRECTORY_NAME = re.compile(re.escape(DIRECTORY_PREFIX) + r"(\d+)-")
 
 
 def prepare_directory() -> str:
@@ -57,28 +55,10 @@ def prepare_directory() -> str:
 
 def remove_stale_directories(parent: str, alive=None) -> list[str]:
     """Remove this user's multiprocess directories whose coordinator is gone (kill -9
-    leaves them: its finally blocks never ran). A directory whose pid is alive, that
-    another user owns, or that is a symlink is left alone. Returns what was removed."""
+    leaves them: its finally blocks never ran)."""
     import psutil
 
-    alive = alive or psutil.pid_exists
-    removed = []
-    try:
-        names = os.listdir(parent)
-    except OSError:
-        return removed
-    for name in names:
-        match = _DIRECTORY_NAME.match(name)
-        if not match or alive(int(match.group(1))):
-            continue
-        path = os.path.join(parent, name)
-        try:
-            info = os.lstat(path)
-        except OSError:
-            continue
-        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid():
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
+    removed = lifecycle.remove_stale_directories(parent, DIRECTORY_PREFIX, alive or psutil.pid_exists)
     if removed:
         log.info("removed %d Prometheus directories left by killed runs: %s", len(removed), ", ".join(removed))
     return removed

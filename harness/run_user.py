@@ -55,7 +55,7 @@ from dataclasses import replace
 import redis
 
 from harness.keyspace import match_pattern
-from harness.lifecycle import die_with_parent, set_process_name
+from harness.lifecycle import die_with_parent, pid_alive, set_process_name
 from harness.parsers import Secret
 from harness.target import Endpoint, explain_failure, make_client, sentinel_manager
 from harness.template_check import REACHES_OUTSIDE
@@ -293,7 +293,7 @@ def keeper_main() -> None:
 def remove_stale(nodes: list[Endpoint], now: float, alive=None) -> list[str]:
     """Delete run users that are provably stale on every node; returns their names.
     Best effort: a node that does not answer (or refuses CLIENT LIST) stops it."""
-    alive = alive or _pid_alive
+    alive = alive or pid_alive
     tag = host_tag()
     users: dict[str, list[Endpoint]] = {}
     connected: set[str] = set()
@@ -327,15 +327,6 @@ def remove_stale(nodes: list[Endpoint], now: float, alive=None) -> list[str]:
         stale.append(name)
         log.info("removed ACL user %s, left by a run that is gone", name)
     return stale
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 

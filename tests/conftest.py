@@ -147,6 +147,21 @@ def client_for(server: EmbeddedServer, **kwargs) -> redis.Redis:
     return redis.Redis(host=server.host, port=server.port, **kwargs)
 
 
+def fill_foreign_key(pipe, key: str, i: int) -> None:
+    """Give `key` content of one of five types (by i), as data the run does not own."""
+    kind = i % 5
+    if kind == 0:
+        pipe.set(key, f"v{i}")
+    elif kind == 1:
+        pipe.rpush(key, "a", "b", i)
+    elif kind == 2:
+        pipe.hset(key, mapping={"f": i, "g": "x"})
+    elif kind == 3:
+        pipe.sadd(key, "m1", "m2", i)
+    else:
+        pipe.zadd(key, {"a": 1, str(i): i})
+
+
 def commandstats(client: redis.Redis) -> dict[str, int]:
     """The server's INFO commandstats as {COMMAND: calls} (Redis 7 names subcommands A|B)."""
     return {name[len("cmdstat_"):].upper(): stats["calls"] for name, stats in client.info("commandstats").items()}

@@ -30,7 +30,8 @@ import pytest
 
 from harness.run_user import USER_PREFIX, host_tag, remove_stale, user_name
 from harness.target import Endpoint
-from tests.conftest import REPO_ROOT, clean_env, client_for, commandstats, harness_command, run_harness
+from tests.conftest import (REPO_ROOT, clean_env, client_for, commandstats, fill_foreign_key, harness_command,
+                            run_harness)
 
 # What the harness may send before a refusal: connecting, its checks, the run user.
 HOUSEKEEPING = {"HELLO", "PING", "INFO", "SCAN", "COMMAND|GETKEYS", "COMMAND|INFO", "COMMAND", "CLIENT|SETNAME",
@@ -46,17 +47,7 @@ redis.register_function('evil_del', function() return redis.call('del', 'preciou
 
 
 def _fill(pipe, key: str, i: int, expire_at: int) -> None:
-    kind = i % 5
-    if kind == 0:
-        pipe.set(key, f"v{i}")
-    elif kind == 1:
-        pipe.rpush(key, "a", "b", i)
-    elif kind == 2:
-        pipe.hset(key, mapping={"f": i, "g": "x"})
-    elif kind == 3:
-        pipe.sadd(key, "m1", "m2", i)
-    else:
-        pipe.zadd(key, {"a": 1, str(i): i})
+    fill_foreign_key(pipe, key, i)
     if i % 10 == 3:
         pipe.expireat(key, expire_at)
 

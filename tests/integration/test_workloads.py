@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from tests.conftest import commandstats, REPO_ROOT, client_for, clean_env, harness_command, run_harness
+from tests.conftest import (commandstats, REPO_ROOT, client_for, clean_env, fill_foreign_key, harness_command,
+                            run_harness)
 from workloads import WORKLOADS
 
 # Commands the harness sends for its own purposes (connecting, checking, cleaning up,
@@ -50,18 +51,8 @@ def test_unrelated_keys_survive_every_workload(redis_server):
     client = client_for(redis_server)
     pipe = client.pipeline(transaction=False)
     for i in range(10_000):
-        kind = i % 5
         key = f"app:{i}" if i % 7 else f"harness:someone-else:{i}"  # even a look-alike prefix
-        if kind == 0:
-            pipe.set(key, f"v{i}")
-        elif kind == 1:
-            pipe.rpush(key, "a", "b", i)
-        elif kind == 2:
-            pipe.hset(key, mapping={"f": i, "g": "x"})
-        elif kind == 3:
-            pipe.sadd(key, "m1", "m2", i)
-        else:
-            pipe.zadd(key, {"a": 1, str(i): i})
+        fill_foreign_key(pipe, key, i)
     pipe.execute()
     snapshot = {key: client.dump(key) for key in client.scan_iter(count=1000)}
     assert len(snapshot) == 10_000
