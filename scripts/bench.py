@@ -406,7 +406,10 @@ def template_config(bench: Bench, name: str, template: str) -> str:
     awkward on the command line): fixed key prefix, one member and one field."""
     path = os.path.join(bench.directory, f"{name}.ini")
     with open(path, "w") as handle:
-        handle.write(f"[workload]\nkey_prefix = key:\nmembers = 1\nhash_fields = 1\ncommands =\n    1 {template}\n")
+        # The server holds the keys the previous command wrote under key: (the reader
+        # reads them), so the prefix is reused on purpose; it is this script's own server.
+        handle.write(f"[workload]\nkey_prefix = key:\nreuse_prefix = true\nmembers = 1\nhash_fields = 1\n"
+                     f"commands =\n    1 {template}\n")
     return path
 
 
