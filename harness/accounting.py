@@ -1,4 +1,6 @@
-"""The one accounting path: how a batch's outcomes are added to CommandStats.
+"""The one accounting path: how a batch's outcomes are added to CommandStats. (What
+the driver learns reply by reply - null replies, redirections, replies per node - it
+adds where it parses them, so a reply costs no call.)
 
 Runs in a worker thread, on the stats object it owns for the interval. Every command
 of a batch ends up in exactly one of: ok (answered without error), errors (answered

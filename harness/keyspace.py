@@ -26,9 +26,14 @@ def run_prefix(configured: str, run_id: str) -> str:
     return configured or f"{DEFAULT_PREFIX_ROOT}{run_id}:"
 
 
+def escape_glob(text: str) -> str:
+    """`text` as a glob pattern that matches only itself (\\ * ? [ ] escaped)."""
+    return _GLOB_SPECIAL.sub(r"\\\1", text)
+
+
 def match_pattern(prefix: str) -> str:
     """A SCAN MATCH pattern for keys that start with `prefix`, glob characters escaped."""
-    return _GLOB_SPECIAL.sub(r"\\\1", prefix) + "*"
+    return escape_glob(prefix) + "*"
 
 
 def _each_master(client) -> list:

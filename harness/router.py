@@ -14,17 +14,17 @@ holds one channel per node it talks to:
 
 from __future__ import annotations
 
+import hiredis
 import redis
 from redis.crc import key_slot
 
 from harness.channel import ASKING_REPLY, Channel
-from workloads.base import encode
 
 FIRST_BACKOFF = 0.05
 # After this many MOVED replies the whole slot map is read again (a reshard or failover
 # moved many slots at once).
 REFRESH_AFTER = 50
-ASKING = encode("ASKING")
+ASKING = hiredis.pack_command(("ASKING",))
 
 
 class Connection:
@@ -145,7 +145,7 @@ class ClusterRouter:
 
     def redirect(self, connection: Connection, position: int, reply: str, kind: str) -> None:
         """Resend one command where the cluster says (raises SendFailed)."""
-        _, number, node = reply.split(" ", 2)
+        node = reply.split(" ", 2)[2]
         if kind == "MOVED":
             self.learn(reply)
         try:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import hiredis
 import numpy as np
 
 from workloads.keys import KeyNames, key_names, make_picker
@@ -65,12 +66,6 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.ids)
-
-
-def encode(*words: bytes | str) -> bytes:
-    """A whole command, RESP-encoded."""
-    parts = [word.encode() if isinstance(word, str) else word for word in words]
-    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%b\r\n" % (len(part), part) for part in parts)
 
 
 def head(name: str, arguments: int) -> bytes:
@@ -145,8 +140,10 @@ class Workload:
     def key_at(self, index: int, family: bytes = b"") -> bytes:
         return self.spec.key_prefix + family + b"%d" % index
 
-    def command_id(self, name: str) -> int:
-        return self.commands.index(name)
+    def routes(self, names: KeyNames, indexes) -> list | None:
+        """Each operation's key, for a Cluster router to find its slot (None elsewhere:
+        a single node needs no routing, so the names are not made)."""
+        return names.names(indexes) if self.spec.cluster else None
 
     # -- batching -----------------------------------------------------------------------
     def _batches(self, size: int, count: int) -> list[Batch]:
@@ -183,8 +180,8 @@ def _pack(kinds: int, drawn: Drawn, size: int, count: int) -> list[Batch]:
     return batches
 
 
-MULTI = encode("MULTI")
-EXEC = encode("EXEC")
+MULTI = hiredis.pack_command(("MULTI",))
+EXEC = hiredis.pack_command(("EXEC",))
 
 
 def _wrap_transactions(names: tuple[str, ...], drawn: Drawn, size: int, count: int) -> list[Batch]:

@@ -41,7 +41,7 @@ class BasicReadWrite(Workload):
         ids = np.where(draws < read_ratio, 0, writes + 1)
         indexes = self.keys.draw(n)
         keys = self._names.bulks(indexes)
-        cluster_keys = self._names.names(indexes) if self.spec.cluster else None
+        cluster_keys = self.routes(self._names, indexes)
         if self._incr >= 0:  # counters live in their own key family
             counters = np.flatnonzero(ids == self._incr)
             for position, key in zip(counters.tolist(), self._counters.bulks(indexes[counters])):

@@ -48,7 +48,7 @@ class _ShapedWorkload(Workload):
 
     def finish(self, shapes: np.ndarray, indexes: np.ndarray, commands: list[bytes]) -> Drawn:
         ids = np.asarray(self._shape_ids, dtype=np.int64)[shapes]
-        return Drawn(ids, commands, self._names.names(indexes) if self.spec.cluster else None)
+        return Drawn(ids, commands, self.routes(self._names, indexes))
 
 
 class _MemberWorkload(_ShapedWorkload):
@@ -110,7 +110,7 @@ class ListOperations(_ShapedWorkload):
         heads = self._heads
         commands = [heads[0] + key + value if i == 0 else heads[i] + key
                     for i, key, value in zip(ids.tolist(), keys, values)]
-        return Drawn(ids, commands, self._names.names(indexes) if self.spec.cluster else None)
+        return Drawn(ids, commands, self.routes(self._names, indexes))
 
     def preload_commands(self, index: int) -> list[tuple]:
         return [("LPUSH", self.key_at(index), self.values.next_value())]

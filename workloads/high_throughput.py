@@ -27,4 +27,4 @@ class HighThroughput(Workload):
         values = self.values.draw(n)
         commands = [GET_HEAD + key if read else SET_HEAD + key + value
                     for read, key, value in zip(reads.tolist(), keys, values)]
-        return Drawn(reads, commands, self._names.names(indexes) if self.spec.cluster else None)
+        return Drawn(reads, commands, self.routes(self._names, indexes))

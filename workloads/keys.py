@@ -172,7 +172,7 @@ class KeyNames:
     def names(self, indexes) -> list[bytes]:
         """The plain key names (for routing and checks), not encoded."""
         base = self.base
-        return [base + b"%d" % k for k in (indexes.tolist() if hasattr(indexes, "tolist") else indexes)]
+        return [base + b"%d" % k for k in indexes.tolist()]
 
 
 @functools.lru_cache(maxsize=16)

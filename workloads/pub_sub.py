@@ -19,6 +19,7 @@ import time
 
 from harness import parsers as p
 from harness import schema
+from harness.keyspace import escape_glob
 from workloads.base import Batch, Workload, bulk, head
 
 PUBLISHERS_PER_THREAD = 100_000
@@ -33,12 +34,7 @@ def channel_name(prefix: bytes, number: int) -> bytes:
 
 def channel_pattern(prefix: bytes) -> bytes:
     """A PSUBSCRIBE pattern for every channel of the run; glob characters escaped."""
-    escaped = bytearray()
-    for byte in prefix:
-        if byte in b"*?[]\\":
-            escaped += b"\\"
-        escaped.append(byte)
-    return bytes(escaped) + b"chan:*"
+    return escape_glob(prefix.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape") + b"chan:*"
 
 
 def parse_message(data: bytes) -> tuple[int, int, int]:
@@ -64,12 +60,14 @@ class PubSub(Workload):
         self._channel_bulks = [PUBLISH_HEAD + bulk(name) for name in self._channels]
         self._sequences: dict[tuple[int, int], int] = {}  # (connection, channel) -> next
         self._padding = self.values.next_value()
-        self._drawn: list[int] = []
+        self._drawn: list[int] = []  # channel numbers drawn ahead, used from _next on
+        self._next = 0
 
     def next_batch(self, size: int, connection: int) -> Batch:
-        if len(self._drawn) < size:
-            self._drawn = self.rng.integers(0, len(self._channels), max(DRAWS, size)).tolist()
-        numbers, self._drawn = self._drawn[:size], self._drawn[size:]
+        if self._next + size > len(self._drawn):
+            self._drawn, self._next = self.rng.integers(0, len(self._channels), max(DRAWS, size)).tolist(), 0
+        numbers = self._drawn[self._next:self._next + size]
+        self._next += size
         publisher = self.publisher_base + connection
         sequences, padding = self._sequences, self._padding
         commands = []
