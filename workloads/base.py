@@ -14,9 +14,12 @@ the batch is a MULTI/EXEC transaction.
 
 Operations are drawn in bulk (numpy) and assembled from pre-encoded fragments: key
 names (workloads.keys.KeyNames), values (workloads.values.ValuePool), members and
-literal arguments are RESP-encoded once, and a command is the concatenation of its
-fragments. Draws are fresh for the whole run: a block of batches is drawn when the
-last one has been handed out, never replayed.
+literal arguments are RESP-encoded once, into `Fragments` tables. A workload's draw is
+a matrix of fragments, one row per operation and one column per argument position
+(b"" where a command has fewer arguments), taken from the tables by numpy fancy
+indexing; a batch is its rows joined, so no command is put together on its own unless
+a Cluster router needs it. Draws are fresh for the whole run: a block of batches is
+drawn when the last one has been handed out, never replayed.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 import hiredis
 import numpy as np
 
+from workloads.fragments import Fragments, loose  # noqa: F401 - part of the contract workloads import
 from workloads.keys import KeyNames, key_names, make_picker
 from workloads.values import ValuePool
 
@@ -78,15 +82,32 @@ def bulk(word: bytes) -> bytes:
 
 
 class Drawn:
-    """A workload's draw of n operations, in order: command ids, encodings, and (for a
-    Cluster) each command's key."""
+    """A workload's draw of n operations, in order: command ids, the fragment matrix
+    (row i joined is command i), request bytes per operation, and (for a Cluster) each
+    command's key."""
 
-    __slots__ = ("ids", "commands", "keys")
+    __slots__ = ("ids", "parts", "lengths", "keys")
 
-    def __init__(self, ids, commands: list[bytes], keys: list | None = None):
+    def __init__(self, ids, parts: np.ndarray, lengths: np.ndarray, keys: list | None = None):
         self.ids = ids if isinstance(ids, np.ndarray) else np.asarray(ids, dtype=np.int64)
-        self.commands = commands
+        self.parts = parts
+        self.lengths = lengths
         self.keys = keys
+
+    @classmethod
+    def of(cls, ids, columns: list[tuple[np.ndarray, np.ndarray]], keys: list | None = None) -> "Drawn":
+        """A draw from its columns, first (the command heads) to last."""
+        parts = np.empty((len(ids), len(columns)), dtype=object)
+        lengths = np.zeros(len(ids), dtype=np.int64)
+        for number, (items, sizes) in enumerate(columns):
+            parts[:, number] = items
+            lengths += sizes
+        return cls(ids, parts, lengths, keys)
+
+    def commands(self) -> list[bytes]:
+        """Each command's encoding (for a router, or a workload that needs them)."""
+        join = b"".join
+        return [join(row) for row in self.parts.tolist()]
 
 
 class Workload:
@@ -156,28 +177,32 @@ class Workload:
 def _pack(kinds: int, drawn: Drawn, size: int, count: int) -> list[Batch]:
     """Cut n = size * count drawn operations into batches, with operations and request
     bytes per command id counted for all of them at once. Each command's own encoding
-    is kept only where a router needs it (a Cluster splits batches by key)."""
-    commands, keys = drawn.commands, drawn.keys
-    ids = drawn.ids
+    is made only where a router needs it (a Cluster splits batches by key)."""
+    keys, ids, lengths = drawn.keys, drawn.ids, drawn.lengths
     id_list = ids.tolist()
     split = keys is not None
-    if size == 1:
-        return [Batch(command, [command] if split else None, [i], ((i, 1, len(command)),),
-                      keys[row:row + 1] if split else None)
-                for row, (i, command) in enumerate(zip(id_list, commands))]
-    lengths = np.fromiter(map(len, commands), dtype=np.int64, count=len(commands))
-    cells = np.repeat(np.arange(count, dtype=np.int64) * kinds, size) + ids
-    counts = np.bincount(cells, minlength=count * kinds).reshape(count, kinds).tolist()
-    sent = np.bincount(cells, weights=lengths, minlength=count * kinds).astype(np.int64).reshape(count, kinds).tolist()
     join = b"".join
-    batches = []
-    for row in range(count):
-        start, end = row * size, row * size + size
-        part = commands[start:end]
-        per_id = tuple((i, c, b) for i, (c, b) in enumerate(zip(counts[row], sent[row])) if c)
-        batches.append(Batch(join(part), part if split else None, id_list[start:end], per_id,
-                             keys[start:end] if split else None))
-    return batches
+    if split:
+        commands = drawn.commands()
+        blocks = [join(commands[row * size:row * size + size]) for row in range(count)]
+    else:
+        width = drawn.parts.shape[1]
+        blocks = [join(row) for row in drawn.parts.reshape(count, size * width).tolist()]
+    if size == 1:
+        return [Batch(data, [data] if split else None, [i], ((i, 1, len(data)),),
+                      keys[row:row + 1] if split else None)
+                for row, (i, data) in enumerate(zip(id_list, blocks))]
+    # (command id, operations, bytes) for every id present in each batch, in batch order.
+    cells = np.repeat(np.arange(count, dtype=np.int64) * kinds, size) + ids
+    counts = np.bincount(cells, minlength=count * kinds)
+    sent = np.bincount(cells, weights=lengths, minlength=count * kinds).astype(np.int64)
+    present = np.flatnonzero(counts)
+    triples = list(zip((present % kinds).tolist(), counts[present].tolist(), sent[present].tolist()))
+    bounds = np.searchsorted(present, np.arange(count + 1) * kinds).tolist()
+    return [Batch(blocks[row], commands[row * size:row * size + size] if split else None,
+                  id_list[row * size:row * size + size], tuple(triples[bounds[row]:bounds[row + 1]]),
+                  keys[row * size:row * size + size] if split else None)
+            for row in range(count)]
 
 
 MULTI = hiredis.pack_command(("MULTI",))

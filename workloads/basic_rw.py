@@ -9,7 +9,7 @@ import numpy as np
 
 from harness import parsers as p
 from harness import schema
-from workloads.base import Drawn, Workload, head
+from workloads.base import Drawn, Fragments, Workload, head
 
 HEADS = {"GET": head("GET", 1), "SET": head("SET", 2), "INCR": head("INCR", 1), "DEL": head("DEL", 1)}
 
@@ -27,7 +27,7 @@ class BasicReadWrite(Workload):
         self.commands = ("GET", *[name for name, _ in mix])
         weights = np.array([weight for _, weight in mix], dtype=np.float64)
         self._write_bounds = np.cumsum(weights) / weights.sum()
-        self._heads = [HEADS[name] for name in self.commands]
+        self._heads = Fragments([HEADS[name] for name in self.commands])
         self._set = self.commands.index("SET") if "SET" in self.commands else -1
         self._incr = self.commands.index("INCR") if "INCR" in self.commands else -1
         self._names = self.names()
@@ -40,18 +40,13 @@ class BasicReadWrite(Workload):
         writes = np.minimum(np.searchsorted(self._write_bounds, shares, side="right"), len(self._write_bounds) - 1)
         ids = np.where(draws < read_ratio, 0, writes + 1)
         indexes = self.keys.draw(n)
-        keys = self._names.bulks(indexes)
+        counters = ids == self._incr  # counters live in their own key family
+        columns = [self._heads.take(ids), *self._names.columns(indexes, ~counters)]
+        if self._incr >= 0:
+            columns += self._counters.columns(indexes, counters)
+        columns.append(self.values.take(n, ids == self._set))
         cluster_keys = self.routes(self._names, indexes)
-        if self._incr >= 0:  # counters live in their own key family
-            counters = np.flatnonzero(ids == self._incr)
-            for position, key in zip(counters.tolist(), self._counters.bulks(indexes[counters])):
-                keys[position] = key
-            if cluster_keys is not None:
-                for position, key in zip(counters.tolist(), self._counters.names(indexes[counters])):
-                    cluster_keys[position] = key
-        values = self.values.draw(n)
-        heads, set_id = self._heads, self._set
-        id_list = ids.tolist()
-        commands = [heads[i] + key + value if i == set_id else heads[i] + key
-                    for i, key, value in zip(id_list, keys, values)]
-        return Drawn(ids, commands, cluster_keys)
+        if cluster_keys is not None and self._incr >= 0:
+            for position, key in zip(np.flatnonzero(counters).tolist(), self._counters.names(indexes[counters])):
+                cluster_keys[position] = key
+        return Drawn.of(ids, columns, cluster_keys)

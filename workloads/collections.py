@@ -6,7 +6,7 @@ drawing fields from `hash_fields` names.
 
 Each draws a block of operations at once: command shapes by their weights, keys by the
 distribution, members and values from encoded pools; a command is its shape's encoded
-head and arguments put together.
+head and argument fragments, one column per argument position (workloads.base: Drawn).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from harness import parsers as p
 from harness import schema
-from workloads.base import Drawn, Workload, bulk, head
+from workloads.base import Drawn, Fragments, Workload, bulk, head
 
 # Also read by the custom workload's {member} and {field}.
 MEMBERS_KEY = {
@@ -28,7 +28,7 @@ HASH_FIELDS_KEY = {
 }
 
 # Scores and score windows, encoded once.
-_NUMBERS = [bulk(b"%d" % number) for number in range(1101)]
+_NUMBERS = Fragments([bulk(b"%d" % number) for number in range(1101)])
 
 
 class _ShapedWorkload(Workload):
@@ -46,9 +46,11 @@ class _ShapedWorkload(Workload):
     def draw_shapes(self, n: int) -> np.ndarray:
         return np.minimum(np.searchsorted(self._bounds, self.rng.random(n), side="right"), len(self.shapes) - 1)
 
-    def finish(self, shapes: np.ndarray, indexes: np.ndarray, commands: list[bytes]) -> Drawn:
+    def finish(self, shapes: np.ndarray, indexes: np.ndarray, arguments: list) -> Drawn:
+        """The draw: each shape's head, its key, then the argument columns."""
         ids = np.asarray(self._shape_ids, dtype=np.int64)[shapes]
-        return Drawn(ids, commands, self.routes(self._names, indexes))
+        columns = [self._heads.take(shapes), *self._names.columns(indexes), *arguments]
+        return Drawn.of(ids, columns, self.routes(self._names, indexes))
 
 
 class _MemberWorkload(_ShapedWorkload):
@@ -59,11 +61,11 @@ class _MemberWorkload(_ShapedWorkload):
         super().__init__(spec)
         count = getattr(self.config, self.member_count_key)
         self._members = [self.member_letter + b"%d" % number for number in range(count)]
-        self._member_bulks = [bulk(member) for member in self._members]
+        self._member_bulks = Fragments([bulk(member) for member in self._members])
 
-    def draw_members(self, n: int) -> list[bytes]:
-        bulks = self._member_bulks
-        return [bulks[pick] for pick in self.rng.integers(0, len(bulks), n).tolist()]
+    def draw_members(self, n: int, present=None) -> tuple[np.ndarray, np.ndarray]:
+        """A column of n members (empty where `present` is False)."""
+        return self._member_bulks.take(self.rng.integers(0, len(self._members), n), present)
 
 
 class ListOperations(_ShapedWorkload):
@@ -84,7 +86,7 @@ class ListOperations(_ShapedWorkload):
         super().__init__(spec)
         self._lengths: collections.defaultdict[int, int] = collections.defaultdict(int)  # owned lists
         self._limit = self.config.list_max_length
-        self._heads = [head("LPUSH", 2), head("RPOP", 1), head("LLEN", 1)]
+        self._heads = Fragments([head("LPUSH", 2), head("RPOP", 1), head("LLEN", 1)])
 
     def draw(self, n: int) -> Drawn:
         indexes = self.keys.draw(n)
@@ -105,12 +107,7 @@ class ListOperations(_ShapedWorkload):
                 lengths[index] = length - 1
                 append(1)
         ids[changes] = pushes
-        keys = self._names.bulks(indexes)
-        values = self.values.draw(n)
-        heads = self._heads
-        commands = [heads[0] + key + value if i == 0 else heads[i] + key
-                    for i, key, value in zip(ids.tolist(), keys, values)]
-        return Drawn(ids, commands, self.routes(self._names, indexes))
+        return self.finish(ids, indexes, [self.values.take(n, ids == 0)])
 
     def preload_commands(self, index: int) -> list[tuple]:
         return [("LPUSH", self.key_at(index), self.values.next_value())]
@@ -123,17 +120,12 @@ class SetOperations(_MemberWorkload):
 
     def __init__(self, spec):
         super().__init__(spec)
-        self._heads = [head("SADD", 2), head("SREM", 2), head("SCARD", 1), head("SISMEMBER", 2)]
+        self._heads = Fragments([head("SADD", 2), head("SREM", 2), head("SCARD", 1), head("SISMEMBER", 2)])
 
     def draw(self, n: int) -> Drawn:
         shapes = self.draw_shapes(n)
         indexes = self.keys.draw(n)
-        keys = self._names.bulks(indexes)
-        members = self.draw_members(n)
-        heads = self._heads
-        commands = [heads[s] + key if s == 2 else heads[s] + key + member
-                    for s, key, member in zip(shapes.tolist(), keys, members)]
-        return self.finish(shapes, indexes, commands)
+        return self.finish(shapes, indexes, [self.draw_members(n, shapes != 2)])
 
     def preload_commands(self, index: int) -> list[tuple]:
         return [("SADD", self.key_at(index), *self._members[:10])]
@@ -148,32 +140,25 @@ class SortedSetOperations(_MemberWorkload):
 
     def __init__(self, spec):
         super().__init__(spec)
-        self._heads = [head("ZADD", 3), head("ZREM", 2), head("ZCARD", 1), head("ZRANGE", 3), head("ZRANGE", 7)]
-        self._by_rank = bulk(b"0") + bulk(b"9")
-        self._by_score_tail = bulk(b"BYSCORE") + bulk(b"LIMIT") + bulk(b"0") + bulk(b"10")
+        self._heads = Fragments([head("ZADD", 3), head("ZREM", 2), head("ZCARD", 1), head("ZRANGE", 3),
+                                 head("ZRANGE", 7)])
+        # What follows the key of a ZRANGE by rank (shape 3), and by score (shape 4)
+        # after its window: one table, indexed by shape - 3.
+        self._tails = Fragments([bulk(b"0") + bulk(b"9"), bulk(b"BYSCORE") + bulk(b"LIMIT") + bulk(b"0") + bulk(b"10")])
 
     def draw(self, n: int) -> Drawn:
         shapes = self.draw_shapes(n)
         indexes = self.keys.draw(n)
-        keys = self._names.bulks(indexes)
-        members = self.draw_members(n)
-        numbers = self.rng.integers(0, 1000, n).tolist()  # a score, or the low end of a window
-        heads, by_rank, by_score = self._heads, self._by_rank, self._by_score_tail
-        commands = []
-        append = commands.append
-        for s, key, member, number in zip(shapes.tolist(), keys, members, numbers):
-            if s == 0:
-                append(heads[0] + key + _NUMBERS[number] + member)
-            elif s == 1:
-                append(heads[1] + key + member)
-            elif s == 2:
-                append(heads[2] + key)
-            elif s == 3:
-                append(heads[3] + key + by_rank)
-            else:
-                low = number % 900
-                append(heads[4] + key + _NUMBERS[low] + _NUMBERS[low + 100] + by_score)
-        return self.finish(shapes, indexes, commands)
+        numbers = self.rng.integers(0, 1000, n)  # a score, or the low end of a window
+        by_score = shapes == 4
+        lows = np.where(by_score, numbers % 900, numbers)
+        # ZADD key score member | ZREM key member | ZCARD key | ZRANGE key 0 9 |
+        # ZRANGE key low low+100 BYSCORE LIMIT 0 10
+        arguments = [_NUMBERS.take(lows, (shapes == 0) | by_score),
+                     self.draw_members(n, shapes <= 1),
+                     _NUMBERS.take(lows + 100, by_score),
+                     self._tails.take(shapes - 3, shapes >= 3)]
+        return self.finish(shapes, indexes, arguments)
 
     def preload_commands(self, index: int) -> list[tuple]:
         pairs = [part for number, member in enumerate(self._members[:10]) for part in (b"%d" % number, member)]
@@ -188,18 +173,13 @@ class HashOperations(_MemberWorkload):
 
     def __init__(self, spec):
         super().__init__(spec)
-        self._heads = [head("HSET", 3), head("HGET", 2), head("HDEL", 2), head("HGETALL", 1)]
+        self._heads = Fragments([head("HSET", 3), head("HGET", 2), head("HDEL", 2), head("HGETALL", 1)])
 
     def draw(self, n: int) -> Drawn:
         shapes = self.draw_shapes(n)
         indexes = self.keys.draw(n)
-        keys = self._names.bulks(indexes)
-        fields = self.draw_members(n)
-        values = self.values.draw(n)
-        heads = self._heads
-        commands = [heads[0] + key + field + value if s == 0 else heads[s] + key if s == 3 else heads[s] + key + field
-                    for s, key, field, value in zip(shapes.tolist(), keys, fields, values)]
-        return self.finish(shapes, indexes, commands)
+        arguments = [self.draw_members(n, shapes != 3), self.values.take(n, shapes == 0)]
+        return self.finish(shapes, indexes, arguments)
 
     def preload_commands(self, index: int) -> list[tuple]:
         value = self.values.next_value()

@@ -12,9 +12,10 @@ separate key family, for commands on another type), {value} (a prepared value),
 All placeholders of one operation share its key index.
 
 Templates are compiled once into words that each make a column of encoded arguments
-for many operations at a time (a literal is encoded once); a block of operations is
-drawn template by template and each command is its template's head and its words'
-arguments put together. On a Redis Cluster a command goes to the node of its first
+for many operations at a time (a literal is encoded once, a placeholder alone takes its
+arguments from a pre-encoded table); a block of operations is drawn template by
+template into one fragment matrix (workloads.base: Drawn): a row is a command's head
+and its words' arguments. On a Redis Cluster a command goes to the node of its first
 key placeholder. The coordinator checks with the server that every key a template
 touches lies under the run's prefix (harness.template_check).
 """
@@ -27,7 +28,7 @@ import numpy as np
 
 from harness import parsers as p
 from harness import schema
-from workloads.base import Drawn, Workload, bulk, head
+from workloads.base import Drawn, Fragments, Workload, bulk, head, loose
 from workloads.collections import HASH_FIELDS_KEY, MEMBERS_KEY
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -39,7 +40,7 @@ class _Word:
     """One argument of a template: literal pieces and placeholders, joined."""
 
     def __init__(self, workload: "Custom", text: str):
-        self.pieces: list = []  # bytes, or a function (n, key indexes) -> list of raw bytes
+        self.pieces: list = []  # bytes, or a _Placeholder
         self.key_family: bytes | None = None  # the family of a key placeholder in it
         position = 0
         for match in _PLACEHOLDER.finditer(text):
@@ -50,25 +51,23 @@ class _Word:
         if position < len(text):
             self.pieces.append(text[position:].encode())
         self.literal = bulk(b"".join(self.pieces)) if all(isinstance(p, bytes) for p in self.pieces) else None
-        self.bulk_maker = None  # a placeholder alone: it encodes its own arguments
-        if self.literal is None and len(self.pieces) == 1:
-            self.bulk_maker = getattr(self.pieces[0], "bulks", None)
 
-    def column(self, n: int, indexes: np.ndarray) -> list[bytes]:
-        """n encoded arguments, for operations on these key indexes."""
+    def columns(self, n: int, indexes: np.ndarray) -> list:
+        """Columns of n encoded arguments, for operations on these key indexes."""
         if self.literal is not None:
-            return [self.literal] * n
-        if self.bulk_maker is not None:
-            return self.bulk_maker(n, indexes)
-        columns = [[piece] * n if isinstance(piece, bytes) else piece(n, indexes) for piece in self.pieces]
-        return [bulk(b"".join(parts)) for parts in zip(*columns)]
+            return [(np.full(n, self.literal, dtype=object), np.full(n, len(self.literal), dtype=np.int64))]
+        if len(self.pieces) == 1:  # a placeholder alone: its own encoded arguments
+            return self.pieces[0].columns(n, indexes)
+        raw = [[piece] * n if isinstance(piece, bytes) else piece(n, indexes) for piece in self.pieces]
+        return [loose([bulk(b"".join(parts)) for parts in zip(*raw)])]
 
 
 class _Placeholder:
-    """A function (n, key indexes) -> raw arguments, with `bulks` for the encoded ones."""
+    """A function (n, key indexes) -> raw arguments, with `columns` for the encoded ones
+    (one or more columns of fragments)."""
 
-    def __init__(self, raw, bulks):
-        self.raw, self.bulks = raw, bulks
+    def __init__(self, raw, columns):
+        self.raw, self.columns = raw, columns
 
     def __call__(self, n, indexes):
         return self.raw(n, indexes)
@@ -99,9 +98,9 @@ class Custom(Workload):
     def draw(self, n: int) -> Drawn:
         chosen = np.minimum(np.searchsorted(self._bounds, self.rng.random(n), side="right"), len(self._templates) - 1)
         indexes = self.keys.draw(n)
-        commands: list = [None] * n
         keys: list | None = [None] * n if self.spec.cluster else None
         ids = np.empty(n, dtype=np.int64)
+        columns_of = []  # per template: (positions, its columns)
         for number, (name_id, start, words, route) in enumerate(self._templates):
             positions = np.flatnonzero(chosen == number)
             if not len(positions):
@@ -109,19 +108,19 @@ class Custom(Workload):
             ids[positions] = name_id
             own = indexes[positions]
             count = len(positions)
-            places = positions.tolist()
-            if words:
-                columns = [word.column(count, own) for word in words]
-                for place, arguments in zip(places, zip(*columns)):
-                    commands[place] = start + b"".join(arguments)
-            else:
-                for place in places:
-                    commands[place] = start
+            columns = [(np.full(count, start, dtype=object), np.full(count, len(start), dtype=np.int64))]
+            columns += [column for word in words for column in word.columns(count, own)]
+            columns_of.append((positions if count < n else slice(None), columns))
             if keys is not None and route is not None:
-                names = self.names(route.key_family).names(own)
-                for place, name in zip(places, names):
+                for place, name in zip(positions.tolist(), self.names(route.key_family).names(own)):
                     keys[place] = name
-        return Drawn(ids, commands, keys)
+        parts = np.full((n, max(len(columns) for _, columns in columns_of)), b"", dtype=object)
+        lengths = np.zeros(n, dtype=np.int64)
+        for positions, columns in columns_of:
+            for number, (items, sizes) in enumerate(columns):
+                parts[positions, number] = items
+                lengths[positions] += sizes
+        return Drawn(ids, parts, lengths, keys)
 
     def placeholder(self, inner: str, word: _Word) -> _Placeholder:
         kind, _, rest = inner.partition(":")
@@ -131,24 +130,26 @@ class Custom(Workload):
             if word.key_family is None:
                 word.key_family = family
             names = self.names(family)
-            return _Placeholder(lambda n, indexes: names.names(indexes), lambda n, indexes: names.bulks(indexes))
+            return _Placeholder(lambda n, indexes: names.names(indexes), lambda n, indexes: names.columns(indexes))
         if kind == "value":
             values = self.values
-            return _Placeholder(lambda n, indexes: [values.value(p) for p in values.picks(n)],
-                                lambda n, indexes: values.draw(n))
+            return _Placeholder(lambda n, indexes: [values.value(p) for p in values.picks(n).tolist()],
+                                lambda n, indexes: [values.take(n)])
         if kind in ("member", "field"):
             words = self._members if kind == "member" else self._fields
-            bulks = [bulk(w) for w in words]
-            return _Placeholder(lambda n, indexes: [words[p] for p in rng.integers(0, len(words), n).tolist()],
-                                lambda n, indexes: [bulks[p] for p in rng.integers(0, len(bulks), n).tolist()])
+            return self._table_placeholder(words)
         low, high = (int(text) for text in rest.split(":"))
         if high - low <= ENCODED_INTS:
-            raws = [b"%d" % number for number in range(low, high + 1)]
-            bulks = [bulk(raw) for raw in raws]
-            return _Placeholder(lambda n, indexes: [raws[p] for p in rng.integers(0, len(raws), n).tolist()],
-                                lambda n, indexes: [bulks[p] for p in rng.integers(0, len(bulks), n).tolist()])
+            return self._table_placeholder([b"%d" % number for number in range(low, high + 1)])
         return _Placeholder(lambda n, indexes: [b"%d" % v for v in rng.integers(low, high + 1, n).tolist()],
-                            lambda n, indexes: [bulk(b"%d" % v) for v in rng.integers(low, high + 1, n).tolist()])
+                            lambda n, indexes: [loose([bulk(b"%d" % v)
+                                                       for v in rng.integers(low, high + 1, n).tolist()])])
+
+    def _table_placeholder(self, raws: list[bytes]) -> _Placeholder:
+        """A placeholder drawing uniformly from these arguments, encoded once."""
+        rng, table = self.rng, Fragments([bulk(raw) for raw in raws])
+        return _Placeholder(lambda n, indexes: [raws[p] for p in rng.integers(0, len(raws), n).tolist()],
+                            lambda n, indexes: [table.take(rng.integers(0, len(raws), n))])
 
     def preload_commands(self, index: int) -> list[tuple]:
         return []

@@ -2,15 +2,14 @@
 
 GET with probability read_ratio, else SET of a prepared value, on keys drawn by the
 configured distribution: every operation is a fresh draw, for any keyspace and any
-value sizes, and a command is two or three pre-encoded fragments put together.
+value sizes, and a command is its pre-encoded fragments: head, key name, value.
 """
 
 import numpy as np
 
-from workloads.base import Drawn, Workload, head
+from workloads.base import Drawn, Fragments, Workload, head
 
-SET_HEAD = head("SET", 2)
-GET_HEAD = head("GET", 1)
+HEADS = Fragments([head("SET", 2), head("GET", 1)])
 
 
 class HighThroughput(Workload):
@@ -23,8 +22,5 @@ class HighThroughput(Workload):
     def draw(self, n: int) -> Drawn:
         indexes = self.keys.draw(n)
         reads = (self.rng.random(n) < self.config.read_ratio).astype(np.int64)  # 1 = GET
-        keys = self._names.bulks(indexes)
-        values = self.values.draw(n)
-        commands = [GET_HEAD + key if read else SET_HEAD + key + value
-                    for read, key, value in zip(reads.tolist(), keys, values)]
-        return Drawn(reads, commands, self.routes(self._names, indexes))
+        columns = [HEADS.take(reads), *self._names.columns(indexes), self.values.take(n, reads == 0)]
+        return Drawn.of(reads, columns, self.routes(self._names, indexes))

@@ -20,6 +20,8 @@ import functools
 
 import numpy as np
 
+from workloads.fragments import Fragments
+
 
 class KeyPicker:
     """draw(n): the next n key indexes, as a numpy int64 array."""
@@ -140,34 +142,42 @@ _LOW_DIGITS = 6
 
 class KeyNames:
     """The encoded key names of one key family (prefix + family + number), as RESP bulk
-    strings ("$<length>\\r\\n<name>\\r\\n") ready to be joined into a command.
+    strings ("$<length>\\r\\n<name>\\r\\n") in Fragments tables, ready to be joined
+    into commands.
 
     Made once per process and family (`key_names`), read-only afterwards, so the
-    worker threads share it. Index k < LOW_KEYS is one list lookup; a larger k is
-    `heads[k // LOW_KEYS] + lows[k % LOW_KEYS]`, both cached: the head holds the length
-    header, the prefix and the leading digits, the low part the last six digits.
+    worker threads share it. Key k < LOW_KEYS is one fragment; a larger k is two,
+    `leads[LOW_KEYS + k // LOW_KEYS]` (the length header, the prefix and the leading
+    digits) then `tails[k % LOW_KEYS]` (the last six digits), so a name costs one more
+    fragment to join rather than a table entry per key.
     """
 
     def __init__(self, base: bytes, keyspace: int):
         self.base = base
-        small = min(keyspace, LOW_KEYS)
-        self.small = [b"$%d\r\n%b%d\r\n" % (len(base) + len(str(k)), base, k) for k in range(small)]
-        self.heads: list[bytes] = []
-        self.lows: list[bytes] = []
+        leads = [b"$%d\r\n%b%d\r\n" % (len(base) + len(str(k)), base, k) for k in range(min(keyspace, LOW_KEYS))]
+        self.tails: Fragments | None = None
         if keyspace > LOW_KEYS:
-            self.lows = [b"%06d\r\n" % low for low in range(LOW_KEYS)]
-            self.heads = [b"$%d\r\n%b%d" % (len(base) + len(str(high)) + _LOW_DIGITS, base, high)
-                          for high in range((keyspace - 1) // LOW_KEYS + 1)]
+            leads += [b"$%d\r\n%b%d" % (len(base) + len(str(high)) + _LOW_DIGITS, base, high)
+                      for high in range((keyspace - 1) // LOW_KEYS + 1)]
+            self.tails = Fragments([b"%06d\r\n" % low for low in range(LOW_KEYS)])
+        self.leads = Fragments(leads)
+
+    def columns(self, indexes: np.ndarray, present=None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The encoded names of these key indexes: one column of fragments, or two above
+        LOW_KEYS keys; where `present` is False, empty fragments."""
+        if self.tails is None:
+            return [self.leads.take(indexes, present)]
+        highs, lows = np.divmod(indexes, LOW_KEYS)
+        large = highs > 0
+        return [self.leads.take(np.where(large, LOW_KEYS + highs, lows), present),
+                self.tails.take(np.where(large, lows, -1), present)]
 
     def bulks(self, indexes: np.ndarray) -> list[bytes]:
-        """The encoded names of these key indexes."""
-        if not self.heads:
-            small = self.small
-            return [small[k] for k in indexes.tolist()]
-        small, heads, lows = self.small, self.heads, self.lows
-        highs, low_parts = np.divmod(indexes, LOW_KEYS)
-        return [heads[h] + lows[low] if h else small[low]
-                for h, low in zip(highs.tolist(), low_parts.tolist())]
+        """The encoded names of these key indexes, one bytes object each."""
+        columns = self.columns(indexes)
+        if len(columns) == 1:
+            return columns[0][0].tolist()
+        return [lead + tail for lead, tail in zip(columns[0][0].tolist(), columns[1][0].tolist())]
 
     def names(self, indexes) -> list[bytes]:
         """The plain key names (for routing and checks), not encoded."""

@@ -15,9 +15,9 @@ import numpy as np
 
 from harness import parsers as p
 from harness import schema
-from workloads.base import Drawn, Workload, bulk, head
+from workloads.base import Drawn, Fragments, Workload, head, loose
 
-HEADS = (head("SET", 2), head("GET", 1), head("INCR", 1))
+HEADS = Fragments([head("SET", 2), head("GET", 1), head("INCR", 1)])
 
 
 class Pipeline(Workload):
@@ -47,22 +47,15 @@ class Pipeline(Workload):
         ids = np.where(draws < read_ratio, 1, np.where(draws < read_ratio + (1 - read_ratio) * 0.8, 0, 2))
         indexes = self._tagged_indexes(n) if self.tagged else self.keys.draw(n)
         counters = ids == 2
+        routes = None
+        if self.spec.cluster:
+            routes = [self.key_at(index, b"n:" if counter else b"")
+                      for index, counter in zip(indexes.tolist(), counters.tolist())]
         if self.tagged:  # names with their group's hash tag, made per operation
-            names = [self.key_at(index, b"n:" if counter else b"")
-                     for index, counter in zip(indexes.tolist(), counters.tolist())]
-            keys, routes = [bulk(name) for name in names], names
+            keys = [loose([b"$%d\r\n%b\r\n" % (len(name), name) for name in routes])]
         else:
-            keys = self._names.bulks(indexes)
-            for position, key in zip(np.flatnonzero(counters).tolist(), self._counters.bulks(indexes[counters])):
-                keys[position] = key
-            routes = None
-            if self.spec.cluster:
-                routes = [self.key_at(index, b"n:" if counter else b"")
-                          for index, counter in zip(indexes.tolist(), counters.tolist())]
-        values = self.values.draw(n)
-        commands = [HEADS[0] + key + value if i == 0 else HEADS[i] + key
-                    for i, key, value in zip(ids.tolist(), keys, values)]
-        return Drawn(ids, commands, routes)
+            keys = [*self._names.columns(indexes, ~counters), *self._counters.columns(indexes, counters)]
+        return Drawn.of(ids, [HEADS.take(ids), *keys, self.values.take(n, ids == 0)], routes)
 
     def _tagged_indexes(self, n: int) -> np.ndarray:
         """Key indexes batch by batch, each batch within one group: its group is that of

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from workloads.fragments import Fragments
+
 from harness.parsers import SizeChoice
 
 # How many distinct prepared values a workload holds per size choice with a range.
@@ -25,25 +27,27 @@ class ValuePool:
                 bulks.append(b"$%d\r\n%b\r\n" % (size, rng.bytes(size)))
                 weights.append(choice.weight / count)
         self.bulks = bulks
+        self.fragments = Fragments(bulks)
         self.largest = max(choice.high for choice in choices)
         self._rng = rng
-        self._single = bulks[0] if len(bulks) == 1 else None
         cumulative = np.cumsum(weights)
         self._cumulative = cumulative / cumulative[-1]
 
-    def draw(self, n: int) -> list[bytes]:
-        """n encoded values, by the configured weights."""
-        if self._single is not None:
-            return [self._single] * n
-        bulks = self.bulks
-        return [bulks[pick] for pick in self.picks(n)]
+    def take(self, n: int, present=None) -> tuple[np.ndarray, np.ndarray]:
+        """A column of n encoded values, by the configured weights (empty where
+        `present` is False)."""
+        return self.fragments.take(self.picks(n), present)
 
-    def picks(self, n: int) -> list[int]:
+    def draw(self, n: int) -> list[bytes]:
+        """n encoded values, by the configured weights, one bytes object each."""
+        return self.take(n)[0].tolist()
+
+    def picks(self, n: int) -> np.ndarray:
         """n value numbers (indexes into bulks), by the configured weights."""
         if len(self.bulks) == 1:
-            return [0] * n
+            return np.zeros(n, dtype=np.int64)
         picks = np.searchsorted(self._cumulative, self._rng.random(n), side="right")
-        return np.minimum(picks, len(self.bulks) - 1).tolist()
+        return np.minimum(picks, len(self.bulks) - 1)
 
     def value(self, pick: int) -> bytes:
         """Value number `pick`, not encoded (a copy: for preload and templates that embed

@@ -1,0 +1,78 @@
+"""What a workload's batches hold, checked by parsing their bytes as the server would:
+every command well-formed, named as its id says, on a key of the run's keyspace, with
+operations and request bytes per id that add up to the batch (workloads.base)."""
+
+from collections import Counter
+
+import hiredis
+import pytest
+
+from harness.settings import resolve
+from workloads import WorkloadFactory
+from workloads.base import WorkloadSpec
+from workloads.keys import LOW_KEYS
+
+PREFIX = b"t:"
+CASES = [
+    ("high_throughput", {}),
+    ("basic_rw", {}),
+    ("list_operations", {}),
+    ("set_operations", {}),
+    ("sorted_set_operations", {}),
+    ("hash_operations", {}),
+    ("pipeline", {}),
+    ("pipeline", {"transaction": "true"}),
+    ("custom", {"commands": "3 GET {key}\n2 SET {key:s} {value}\n1 ZADD {key:z} {int:0:10} {member}\n"
+                            "1 HSET {key:h} {field} v{int:5:5000000}\n1 PING"}),
+]
+
+
+def parse(data: bytes) -> list[list[bytes]]:
+    reader = hiredis.Reader()
+    reader.feed(data)
+    commands = []
+    while (command := reader.gets()) is not False:
+        commands.append(command)
+    return commands
+
+
+def key_number(key: bytes, keyspace: int) -> int:
+    assert key.startswith(PREFIX)
+    number = int(key.rsplit(b":", 1)[-1].split(b"}")[-1])
+    assert 0 <= number < keyspace
+    return number
+
+
+@pytest.mark.parametrize("keyspace", [1000, LOW_KEYS * 3 + 17])
+@pytest.mark.parametrize("pipeline", [1, 16])
+@pytest.mark.parametrize("cluster", [False, True])
+@pytest.mark.parametrize("name,options", CASES, ids=[f"{n}-{'-'.join(o)}" for n, o in CASES])
+def test_batches_hold_exactly_the_commands_their_ids_say(name, options, pipeline, keyspace, cluster):
+    settings = {"workload": name, "keyspace": str(keyspace), "pipeline": str(pipeline),
+                "value_size": "8:50,100-300:50", **options}
+    config = resolve(None, {}, settings)
+    workload = WorkloadFactory.create(name, WorkloadSpec(config=config, key_prefix=PREFIX, seed=3, cluster=cluster))
+    names, large = workload.commands, 0
+    for _ in range(80):
+        batch = workload.next_batch(pipeline, 0)
+        commands = parse(batch.data)
+        assert len(commands) == len(batch.ids) == len(batch)
+        assert [command[0].decode().upper() for command in commands] == [names[i] for i in batch.ids]
+        ops, sent = Counter(), Counter()
+        for name_id, count, size in batch.per_id:
+            ops[name_id], sent[name_id] = count, size
+        assert ops == Counter(batch.ids)
+        assert sum(sent.values()) == len(batch.data)
+        for command in commands:
+            if command[0] not in (b"MULTI", b"EXEC", b"PING"):
+                large += key_number(command[1], keyspace) >= LOW_KEYS
+        if cluster:
+            assert b"".join(batch.commands) == batch.data
+            assert [parse(command)[0] for command in batch.commands] == commands
+            for command, key in zip(commands, batch.keys):
+                if command[0] not in (b"MULTI", b"EXEC", b"PING"):
+                    assert key == command[1]
+        else:
+            assert batch.commands is None and batch.keys is None
+    if keyspace > LOW_KEYS:
+        assert large  # names above LOW_KEYS (made from two fragments) were drawn and parse
