@@ -30,10 +30,10 @@ STDOUT = "-"  # output = - writes the result document to standard output
 # each thread holds a block of drawn batches (BLOCK_BYTES, or one batch if bigger, with
 # each command once and the batch joined once more); the zipfian distribution builds
 # one cumulative table of 8 bytes per key per process; list_operations keeps a length
-# per list it has touched.
-BYTES_OVERHEAD = 33 + 8  # a bytes object's header, and its slot in the list holding it
+# per list (a numpy array over each thread's share of the keyspace).
+BYTES_OVERHEAD = 33 + 8 + 8  # a bytes object's header, its slot in a table, its length
 ZIPF_BYTES_PER_KEY = 8
-LIST_LENGTH_BYTES = 100  # a dict entry and its int
+LIST_LENGTH_BYTES = 8  # at most (int32 below list_max_length 2**31)
 # A result file is at most about this big (the reporter bounds its series and samples).
 RESULT_FILE_MAX = 10 * 2**20
 

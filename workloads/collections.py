@@ -11,8 +11,6 @@ head and argument fragments, one column per argument position (workloads.base: D
 
 from __future__ import annotations
 
-import collections
-
 import numpy as np
 
 from harness import parsers as p
@@ -28,6 +26,10 @@ HASH_FIELDS_KEY = {
 }
 
 # Scores and score windows, encoded once.
+# The list workload decides a block's changes in rounds of at least this many (see
+# ListOperations.decide).
+ROUND_AT_LEAST = 64
+
 _NUMBERS = Fragments([bulk(b"%d" % number) for number in range(1101)])
 
 
@@ -71,8 +73,7 @@ class _MemberWorkload(_ShapedWorkload):
 class ListOperations(_ShapedWorkload):
     """LPUSH / RPOP / LLEN. A thread pushes only while its list is below
     list_max_length and pops only what it pushed, so lists stay bounded. (Which of
-    LPUSH and RPOP an operation is depends on the list's length then, so that choice is
-    made one operation at a time, over numbers drawn in bulk.)"""
+    LPUSH and RPOP an operation is depends on the list's length then; see `decide`.)"""
 
     commands = ("LPUSH", "RPOP", "LLEN")
     config_keys = {
@@ -84,7 +85,12 @@ class ListOperations(_ShapedWorkload):
 
     def __init__(self, spec):
         super().__init__(spec)
-        self._lengths: collections.defaultdict[int, int] = collections.defaultdict(int)  # owned lists
+        # The length of each list this thread owns, by its number in the share the key
+        # picker draws from (start + number * step). np.zeros maps untouched pages
+        # lazily, so lists never drawn cost nothing.
+        self._start, self._step = self.keys.start, self.keys.step
+        owned = max(1, -(-(self.config.keyspace - self._start) // self._step))
+        self._lengths = np.zeros(owned, dtype=np.int32 if self.config.list_max_length < 2**31 else np.int64)
         self._limit = self.config.list_max_length
         self._heads = Fragments([head("LPUSH", 2), head("RPOP", 1), head("LLEN", 1)])
 
@@ -93,21 +99,57 @@ class ListOperations(_ShapedWorkload):
         draws = self.rng.random(n)
         ids = np.full(n, 2, dtype=np.int64)  # LLEN unless decided otherwise below
         changes = np.flatnonzero(draws >= 0.2)
-        # Push or pop depends on the list's length at that moment, so it is decided one
-        # operation at a time (LLEN, a fifth of them, needs no decision).
+        ids[changes] = self.decide((indexes[changes] - self._start) // self._step, draws[changes] < 0.6)
+        return self.finish(ids, indexes, [self.values.take(n, ids == 0)])
+
+    def decide(self, lists: np.ndarray, wants_push: np.ndarray) -> np.ndarray:
+        """0 (LPUSH) or 1 (RPOP) for each change, in order: push when it wants to and
+        the list is below the limit, or when the list is empty; else pop. The lengths
+        move as they would one operation at a time: the changes are taken in rounds,
+        round r holding each list's r-th change of the block, so no list appears twice
+        in a round and a round is decided at once. Lists are independent of each other,
+        so once rounds get small (few lists, a hot key: a round costs about as much as
+        ROUND_AT_LEAST changes taken one at a time) the changes left are taken one at a
+        time afterwards."""
+        if not len(lists):
+            return np.empty(0, dtype=np.int64)
+        order = np.argsort(lists, kind="stable")
+        ordered = lists[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        ranks = np.empty(len(lists), dtype=np.int64)
+        ranks[order] = np.arange(len(lists)) - np.repeat(starts, np.diff(np.r_[starts, len(lists)]))
         lengths, limit = self._lengths, self._limit
-        pushes = []
-        append = pushes.append
-        for index, wants_push in zip(indexes[changes].tolist(), (draws[changes] < 0.6).tolist()):
-            length = lengths[index]
-            if (wants_push and length < limit) or not length:
-                lengths[index] = length + 1
+        choices = np.empty(len(lists), dtype=np.int64)
+        sizes = np.bincount(ranks)
+        rounds = int(np.argmax(sizes < ROUND_AT_LEAST)) if sizes[-1] < ROUND_AT_LEAST else len(sizes)
+        for rank in range(rounds):
+            at = np.flatnonzero(ranks == rank)
+            which = lists[at]
+            current = lengths[which]
+            push = (wants_push[at] & (current < limit)) | (current == 0)
+            lengths[which] = current + np.where(push, 1, -1)
+            choices[at] = np.where(push, 0, 1)
+        rest = np.flatnonzero(ranks >= rounds)
+        if len(rest):
+            choices[rest] = self._decide_one_by_one(lists[rest], wants_push[rest])
+        return choices
+
+    def _decide_one_by_one(self, lists: np.ndarray, wants_push: np.ndarray) -> list[int]:
+        unique = np.unique(lists)
+        lengths = dict(zip(unique.tolist(), self._lengths[unique].tolist()))  # plain ints: cheaper one by one
+        limit = self._limit
+        choices = []
+        append = choices.append
+        for number, wants in zip(lists.tolist(), wants_push.tolist()):
+            length = lengths[number]
+            if (wants and length < limit) or not length:
+                lengths[number] = length + 1
                 append(0)
             else:
-                lengths[index] = length - 1
+                lengths[number] = length - 1
                 append(1)
-        ids[changes] = pushes
-        return self.finish(ids, indexes, [self.values.take(n, ids == 0)])
+        self._lengths[unique] = list(lengths.values())
+        return choices
 
     def preload_commands(self, index: int) -> list[tuple]:
         return [("LPUSH", self.key_at(index), self.values.next_value())]

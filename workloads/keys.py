@@ -24,7 +24,10 @@ from workloads.fragments import Fragments
 
 
 class KeyPicker:
-    """draw(n): the next n key indexes, as a numpy int64 array."""
+    """draw(n): the next n key indexes, as a numpy int64 array: start + k * step for
+    k in [0, size) (a share of the keyspace: see Strided)."""
+
+    start, step = 0, 1
 
     def __init__(self, size: int, rng: np.random.Generator):
         self.size = size
@@ -44,7 +47,7 @@ class Sequential(KeyPicker):
 
     def __init__(self, size: int, rng: np.random.Generator, start: int = 0, step: int = 1):
         super().__init__(size, rng)
-        self.start, self.step = start, step
+        self.start, self.step = start, step  # (size is the keyspace here, count the share)
         self.count = owned_count(size, start, step) if start < size else 0
         self.position = 0
 

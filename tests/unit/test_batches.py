@@ -76,3 +76,27 @@ def test_batches_hold_exactly_the_commands_their_ids_say(name, options, pipeline
             assert batch.commands is None and batch.keys is None
     if keyspace > LOW_KEYS:
         assert large  # names above LOW_KEYS (made from two fragments) were drawn and parse
+
+
+@pytest.mark.parametrize("keyspace,limit,distribution", [(1, 3, "uniform"), (10, 1, "uniform"), (1000, 5, "uniform"),
+                                                         (100_000, 100, "uniform"), (100_000, 2, "zipfian")])
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_list_pushes_and_pops_are_decided_as_one_at_a_time_would(keyspace, limit, distribution, partitions):
+    """The list workload's block-wise decisions (rounds, or one by one) against a plain
+    loop over the same draws: the same commands, and lengths that stay in [0, limit]."""
+    config = resolve(None, {}, {"workload": "list_operations", "keyspace": str(keyspace),
+                                "list_max_length": str(limit), "key_distribution": distribution})
+    spec = WorkloadSpec(config=config, key_prefix=PREFIX, seed=5, partition=partitions - 1, partitions=partitions)
+    workload = WorkloadFactory.create("list_operations", spec)
+    lengths = Counter()
+    for _ in range(40):
+        for command in parse(workload.next_batch(16, 0).data):
+            key = command[1]
+            if command[0] == b"LLEN":
+                continue
+            push = lengths[key] == 0 or command[0] == b"LPUSH"
+            assert push == (command[0] == b"LPUSH"), (command, lengths[key])
+            assert push or lengths[key] > 0
+            lengths[key] += 1 if push else -1
+            assert 0 <= lengths[key] <= limit
+            assert key_number(key, keyspace) % partitions == (partitions - 1) % min(partitions, keyspace)

@@ -53,8 +53,8 @@ def test_result_size_bound_grows_with_duration_up_to_10_mib():
 def test_memory_is_summed_over_processes_and_threads():
     cfg = config(value_size="1048576", keyspace=10000, client_instances=3, threads_per_client=2)
     parts = memory_needed(cfg, make_plan(cfg, 4), prefix_length=17)
-    assert parts["values"] == 3 * 2 * (1048576 + 41)  # one value per fixed size per thread
-    assert parts["key names"] == 3 * 10000 * (41 + 17 + 4 + 8)  # per process, shared by its threads
+    assert parts["values"] == 3 * 2 * (1048576 + 49)  # one value per fixed size per thread
+    assert parts["key names"] == 3 * 10000 * (49 + 17 + 4 + 8)  # per process, shared by its threads
     assert parts["batches being encoded"] == 3 * 2 * 2 * 4 * 2**20  # a 4 MiB block per thread, twice
     assert parts["zipfian table"] == 0
 
@@ -62,9 +62,9 @@ def test_memory_is_summed_over_processes_and_threads():
 def test_a_range_keeps_64_values_and_zipfian_a_table_per_process():
     cfg = config(value_size="100-300", keyspace=2_000_000, key_distribution="zipfian", client_instances=2)
     parts = memory_needed(cfg, make_plan(cfg, 4), prefix_length=10)
-    assert parts["values"] == 2 * 2 * 64 * (41 + 200)
+    assert parts["values"] == 2 * 2 * 64 * (49 + 200)
     # the first 1,000,000 names whole, and a 1,000,000-entry table of low digits
-    assert parts["key names"] == 2 * (1_000_000 * (41 + 10 + 7 + 8) + 1_000_000 * (41 + 8))
+    assert parts["key names"] == 2 * (1_000_000 * (49 + 10 + 7 + 8) + 1_000_000 * (49 + 8))
     assert parts["zipfian table"] == 2 * 2_000_000 * 8
 
 
