@@ -41,7 +41,7 @@ from harness.channel import ASKING_REPLY
 from harness.coordination import Clock, Control, Report
 from harness.errors import TargetError
 from harness.histogram import index_of
-from harness.pacing import Schedule
+from harness.pacing import RateProfile, Schedule
 from harness.router import FIRST_BACKOFF, Connection, SendFailed
 from harness.stats import CommandStats, error_type, reply_error_type
 
@@ -66,7 +66,7 @@ class TargetGone(TargetError):
 class DriverSettings:
     pipeline: int
     quota: int  # operations to send; -1 = no limit
-    rate: float  # operations per second; 0 = closed loop
+    rate: float  # operations per second; 0 = closed loop (unless a profile is given)
     offset: float  # this thread's schedule starts this long after the clock's start
     outage_budget: float
     thread: int = 0
@@ -76,11 +76,16 @@ class DriverSettings:
     # where reconnecting asks the Sentinels for the new master.
     reconnect_on: frozenset = frozenset()
     reply_timeout: float = float("inf")  # socket_timeout: a batch unanswered this long
+    # Paced runs on stamped channels: sleep until the next batch is due and read the
+    # replies that came meanwhile then, timed by their arrival (harness.channel), rather
+    # than waking for every reply: a wake-up costs more than the operation it serves.
+    read_lazily: bool = False
+    profile: RateProfile | None = None  # stages: this thread's target rate over time
 
 
 class Driver:
     def __init__(self, connections: list[Connection], workload, router, settings: DriverSettings, clock: Clock,
-                 control: Control, outbox: queue.SimpleQueue, now=time.monotonic):
+                 control: Control, outbox: queue.SimpleQueue, now=time.monotonic, sleep=time.sleep):
         self.connections = connections
         self.workload = workload
         self.names = workload.commands
@@ -88,11 +93,14 @@ class Driver:
         self.settings = settings
         self.pipeline = settings.pipeline
         self.quota = settings.quota
-        self.schedule = Schedule(settings.rate, settings.pipeline, clock.start + settings.offset, clock.deadline)
+        self.schedule = Schedule(settings.rate, settings.pipeline, clock.start + settings.offset, clock.deadline,
+                                 settings.profile)
         self.clock = clock
         self.control = control
         self.outbox = outbox
         self.now = now  # injected in tests
+        self.sleep = sleep
+        self.read_lazily = settings.read_lazily and self.schedule.open_loop
         self.pid = os.getpid()  # with a connection's number, names it in disruption reports
         self.rng = random.Random(settings.seed)
         self.round = 0
@@ -149,7 +157,11 @@ class Driver:
                 self._send_due(now)
             elif not self.busy:
                 self._check_outage(now)
-        for channel in self.router.poller.poll(self._wait_time(now, sending)):
+        wait = self._wait_time(now, sending)
+        if self.read_lazily and sending and wait > 0:
+            self.sleep(wait)  # replies wait in the socket buffers, stamped with their arrival
+            wait = 0.0
+        for channel in self.router.poller.poll(wait):
             self._on_readable(channel)
         return True
 
@@ -265,7 +277,7 @@ class Driver:
             if self.router.counts_nodes:
                 stats.nodes[channel.node] += answered
         if remaining == 0:
-            self._complete(connection, stats)
+            self._complete(connection, stats, self.now() - channel.age)
 
     def _reply_error(self, connection: Connection, channel, position: int, reply: ReplyError, stats):
         """True: an answer (an error, counted); False: redirected, answer still to come;
@@ -313,10 +325,11 @@ class Driver:
         redirects[position] = redirects.get(position, 0) + 1
         return redirects[position] <= MAX_REDIRECTS
 
-    def _complete(self, connection: Connection, stats: CommandStats) -> None:
-        """The batch's last reply is in: successes, latency and service time per command."""
-        done = self.now()
+    def _complete(self, connection: Connection, stats: CommandStats, done: float) -> None:
+        """The batch's last reply came at `done`: successes, latency and service time per
+        command."""
         batch, failed, names = connection.batch, connection.failed, self.names
+        done = max(done, connection.sent_at)  # a kernel stamp read on another clock may be a hair early
         count_answered(stats, names, batch, failed, index_of(int((done - connection.started) * 1_000_000)),
                        index_of(int((done - connection.sent_at) * 1_000_000)))
         if self.settings.sample_ratio and self.rng.random() < self.settings.sample_ratio \
@@ -425,7 +438,8 @@ class Driver:
         wait = IDLE_WAIT
         if sending and self.parked:
             wait = min(wait, max(0.0, self.next_unpark - now))
-        if sending and self.schedule.open_loop and self.ready:
+        if sending and self.schedule.open_loop and (self.ready or self.read_lazily):
+            # (Reading lazily, the replies that free a connection are read at that time too.)
             wait = min(wait, max(0.0, self.schedule.next_time() - now))
         return wait
 

@@ -6,32 +6,93 @@ still sends at once and measures latency from the intended time, so a slow serve
 shows up as latency and lag instead of a silently lower rate (coordinated omission,
 as in wrk2 and YCSB's intended mode). Without a rate the loop is closed: a batch is
 due as soon as a connection is free, and its latency runs from the moment it is sent.
+
+With stages (k6's ramping-arrival-rate) the target rate moves linearly from one
+stage's end to the next's; batch k is intended at the moment the rate's integral from
+the start reaches k batches, so the schedule follows the ramps exactly.
 """
 
 from __future__ import annotations
 
+import math
 
 # How long after the end a thread that is behind schedule may still send batches
 # intended before the end.
 LATE_AT_END = 0.01
 
 
-class Schedule:
-    """Intended start times for batches of `batch` operations at `rate` operations/s."""
+class RateProfile:
+    """A target rate over time (operations/s against seconds from the start): linear
+    segments from `rate` through each stage's (duration, rate at its end)."""
 
-    def __init__(self, rate: float, batch: int, start: float, end: float = float("inf")):
-        self.open_loop = rate > 0
+    def __init__(self, rate: float, stages: tuple = ()):
+        self.segments = []  # (from s, to s, rate at from, rate at to, operations before from)
+        begin, level, before = 0.0, rate, 0.0
+        for seconds, target in stages:
+            self.segments.append((begin, begin + seconds, level, target, before))
+            before += seconds * (level + target) / 2
+            begin, level = begin + seconds, target
+
+    def rate_at(self, elapsed: float) -> float:
+        """The target rate `elapsed` seconds after the start (0 after the last stage)."""
+        for begin, end, low, high, _ in self.segments:
+            if begin <= elapsed < end:
+                return low + (high - low) * (elapsed - begin) / (end - begin)
+        return 0.0
+
+    def time_of(self, operations: float, segment: int = 0) -> tuple[float, int]:
+        """When the rate's integral reaches `operations` (inf if it never does), and the
+        segment it is in, from which a later call may start looking."""
+        segments = self.segments
+        while segment < len(segments):
+            begin, end, low, high, before = segments[segment]
+            length = end - begin
+            inside = operations - before
+            if inside <= length * (low + high) / 2 and (low or high):
+                slope = (high - low) / length
+                if slope == 0:
+                    return begin + inside / low, segment
+                # low * t + slope * t^2 / 2 = inside, for the t in [0, length]
+                return begin + (math.sqrt(max(0.0, low * low + 2 * slope * inside)) - low) / slope, segment
+            segment += 1
+        return math.inf, segment
+
+    def scaled(self, share: float) -> "RateProfile":
+        """The same shape at `share` of the rate (one thread's part)."""
+        profile = RateProfile(0.0)
+        profile.segments = [(begin, end, low * share, high * share, before * share)
+                            for begin, end, low, high, before in self.segments]
+        return profile
+
+
+class Schedule:
+    """Intended start times for batches of `batch` operations at `rate` operations/s,
+    or along `profile` when given (stages)."""
+
+    def __init__(self, rate: float, batch: int, start: float, end: float = float("inf"),
+                 profile: RateProfile | None = None):
+        self.profile = profile if profile is not None and profile.segments else None
+        self.open_loop = rate > 0 or self.profile is not None
         self.interval = batch / rate if rate > 0 else 0.0
+        self.batch = batch
         self.start = start
         self.end = end
         self.count = 0
+        self._segment = 0
+        self._next = self._time_of(0)
+
+    def _time_of(self, count: int) -> float:
+        if self.profile is None:
+            return self.start + count * self.interval
+        # A batch is due when its first operation is: the integral reaches count batches.
+        offset, self._segment = self.profile.time_of(count * self.batch, self._segment)
+        return self.start + offset
 
     def due(self, now: float) -> float | None:
         """The intended start of the next batch if it is due by `now`, else None."""
         if not self.open_loop:
             return now if now < self.end else None
-        intended = self.start + self.count * self.interval
-        return intended if intended <= now else None
+        return self._next if self._next <= now else None
 
     def finished(self, now: float) -> bool:
         """No batch is left before the end: closed loop by the clock; open loop by the
@@ -40,18 +101,19 @@ class Schedule:
         target cannot keep up with does not run on past `duration` (its lag says so)."""
         if not self.open_loop:
             return now >= self.end
-        return self.start + self.count * self.interval >= self.end or now >= self.end + LATE_AT_END
+        return self._next >= self.end or now >= self.end + LATE_AT_END
 
     def next_time(self) -> float:
         """When the next batch is due (open loop); the loop sleeps until then."""
-        return self.start + self.count * self.interval
+        return self._next
 
     def taken(self) -> None:
         """The due batch was sent."""
         self.count += 1
+        self._next = self._time_of(self.count)
 
     def lag(self, now: float) -> float:
         """How far behind schedule the thread is: 0 when on time or unthrottled."""
         if not self.open_loop:
             return 0.0
-        return max(0.0, now - self.next_time())
+        return max(0.0, now - self._next)

@@ -299,6 +299,37 @@ def weights(*allowed: str) -> Parser:
     return _named(expected, parse)
 
 
+_STAGE_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def stages() -> Parser:
+    """DURATION:RATE,... (as k6's ramping-arrival-rate): each stage moves the target
+    rate linearly to RATE over DURATION (30s, 2m, 1h, 500ms or plain seconds)."""
+    expected = "a list DURATION:RATE,... such as 30s:1000,60s:5000,30s:0 (durations > 0, rates >= 0)"
+
+    def parse(value: str) -> tuple[tuple[float, float], ...]:
+        if not value.strip():
+            return ()
+        result = []
+        try:
+            for part in value.split(","):
+                length_text, sep, rate_text = part.strip().partition(":")
+                length_text = length_text.strip().lower()
+                unit = next((u for u in ("ms", "s", "m", "h") if length_text.endswith(u)), "")
+                seconds = float(length_text[:len(length_text) - len(unit)]) * _STAGE_UNITS.get(unit, 1.0)
+                rate = float(rate_text)
+                if not sep or not (math.isfinite(seconds) and seconds > 0 and math.isfinite(rate) and rate >= 0):
+                    raise ValueError
+                result.append((seconds, rate))
+        except ValueError:
+            raise ValueError(f"expected {expected}") from None
+        if not any(rate > 0 for _, rate in result):
+            raise ValueError(f"expected {expected}, with a rate above 0 somewhere")
+        return tuple(result)
+
+    return _named(expected, parse)
+
+
 def optional_number(minimum: float = 0.0) -> Parser:
     """Empty (meaning: derived from other keys) or a number >= minimum."""
     inner = number(minimum)

@@ -74,14 +74,15 @@ class NodeRouter:
     redirects = False  # MOVED/ASK from a single node are errors like any other
     counts_nodes = False
 
-    def __init__(self, poller):
+    def __init__(self, poller, stamped: bool = False):
         self.poller = poller
+        self.stamped = stamped  # channels stamp the arrival of replies (harness.channel)
 
     def open(self, connection: Connection) -> None:
         """Connect (unless redis-py already did) and take the socket over."""
         if getattr(connection.conn, "_sock", None) is None:
             connection.conn.connect()
-        channel = Channel("", connection.conn, connection)
+        channel = Channel("", connection.conn, connection, stamped=self.stamped)
         connection.channels = {"": channel}
         connection.main = channel
         self.poller.register(channel.sock, channel)
@@ -104,9 +105,10 @@ class ClusterRouter:
     redirects = True
     counts_nodes = True
 
-    def __init__(self, poller, topology):
+    def __init__(self, poller, topology, stamped: bool = False):
         self.poller = poller
         self.topology = topology  # harness.cluster.Topology: slot -> master
+        self.stamped = stamped  # channels stamp the arrival of replies (harness.channel)
         self.moved = 0  # MOVED replies since the map was last read
 
     def open(self, connection: Connection) -> None:
@@ -184,7 +186,7 @@ class ClusterRouter:
         return channel
 
     def _adopt(self, connection: Connection, node: str, conn) -> Channel:
-        channel = connection.channels[node] = Channel(node, conn, connection)
+        channel = connection.channels[node] = Channel(node, conn, connection, stamped=self.stamped)
         self.poller.register(channel.sock, channel)
         return channel
 

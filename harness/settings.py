@@ -73,6 +73,9 @@ class CoreConfig:
     duration: float = key("run", "60", p.number(), "seconds to run; 0 = until stopped", "SEC")
     requests: int = key("run", "0", p.integer(0), "total operations; 0 = no limit", "N")
     rate: float = key("run", "0", p.number(), "total operations per second; 0 = unthrottled", "OPS")
+    stages: tuple = key("run", "", p.stages(),
+                        "target rate over time, DURATION:RATE,... ramping linearly from rate; sets duration",
+                        "STAGES")
     client_instances: int | str = key(
         "run", "1", p.integer(1, 1024, auto=True), "client processes; auto = one per core", "N"
     )
@@ -223,9 +226,24 @@ def resolve(
     values = {name: _parse(KEYS_BY_NAME[name], item) for name, item in raw.items()}
     sources = {name: item.source for name, item in raw.items()}
     _load_password_file(values, sources)
+    _duration_from_stages(values, sources)
     config = RunConfig(**values, sources=MappingProxyType(sources))
     check_conflicts(config)
     return config
+
+
+def _duration_from_stages(values: dict, sources: dict) -> None:
+    """Stages say how long the run lasts; a duration given as well must agree."""
+    if not values["stages"]:
+        return
+    total = sum(seconds for seconds, _ in values["stages"])
+    if sources["duration"] != DEFAULT_SOURCE and abs(values["duration"] - total) > 1e-9:
+        raise ConfigError(
+            f"duration = {values['duration']:g} ({sources['duration']}) conflicts with stages "
+            f"({sources['stages']}), which last {total:g} s: leave duration out, the stages set it"
+        )
+    values["duration"] = total
+    sources["duration"] = f"the sum of stages ({sources['stages']})"
 
 
 def _parse(spec: KeySpec, raw: RawValue) -> object:

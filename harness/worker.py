@@ -32,6 +32,7 @@ from harness.lifecycle import die_with_parent, set_process_name
 from harness.cluster import Topology, cluster_client
 from harness.coordination import Clock, Control
 from harness.driver import Driver, DriverSettings
+from harness.pacing import RateProfile
 from harness.poller import Poller
 from harness.router import ClusterRouter, Connection, NodeRouter, cluster_connections
 from harness.messages import Failed, Preloaded, Ready
@@ -39,7 +40,7 @@ from harness.relay import relay
 from harness.sentinel_watch import SentinelWatch
 from harness.subscriber import SubscriberLoop
 from harness.plan import Plan, ThreadShare
-from harness.settings import RunConfig
+from harness.settings import RunConfig, uses_tls
 from harness.stats import CommandStats, error_type
 from harness.target import Endpoint, connection_pool, explain_failure
 from workloads import WorkloadFactory, WorkloadSpec
@@ -132,8 +133,13 @@ def _run(ctx: ClientContext) -> None:
     outage_budget = config.connect_timeout * (config.connect_retries + 1)
     drivers = []
     for share, workload in zip(shares, workloads):
+        # A paced thread reads replies when its next batch is due, timed by the kernel's
+        # arrival stamps, which TLS sockets cannot give.
+        profile = RateProfile(config.rate, config.stages).scaled(1 / ctx.plan.total_threads) if config.stages else None
+        read_lazily = bool(share.rate or profile) and not uses_tls(config)
         poller = Poller()
-        router = ClusterRouter(poller, Topology(ctx.endpoint)) if ctx.endpoint.cluster else NodeRouter(poller)
+        router = ClusterRouter(poller, Topology(ctx.endpoint), stamped=read_lazily) if ctx.endpoint.cluster \
+            else NodeRouter(poller, stamped=read_lazily)
         settings = DriverSettings(
             pipeline=config.pipeline, quota=share.quota, rate=share.rate, offset=_stagger(share, ctx.plan, config),
             outage_budget=outage_budget, thread=share.thread,
@@ -143,6 +149,8 @@ def _run(ctx: ClientContext) -> None:
             # the Sentinels where the master is now.
             reconnect_on=frozenset({"READONLY"}) if ctx.endpoint.sentinels else frozenset(),
             reply_timeout=config.socket_timeout,
+            read_lazily=read_lazily,
+            profile=profile,
         )
         drivers.append(Driver([connections[index] for index in share.connections], workload, router, settings,
                               clock, control, outbox))
@@ -290,7 +298,8 @@ def _send_and_count_on(conn: redis.Connection, batch: list[tuple], stats: Comman
 
 def _stagger(share: ThreadShare, plan: Plan, config: RunConfig) -> float:
     """Spread threads' schedules over one interval so their sends do not bunch up."""
-    if not share.rate:
+    rate = share.rate or max((rate for _, rate in config.stages), default=0.0) / plan.total_threads
+    if not rate:
         return 0.0
-    interval = config.pipeline / share.rate
+    interval = config.pipeline / rate
     return interval * share.global_index / plan.total_threads

@@ -114,6 +114,25 @@ def test_rate_is_held_within_two_percent(redis_server, tmp_path):
     assert "max_schedule_lag_seconds" in result["run"]
 
 
+def test_stages_hold_each_stage_and_ramp_within_two_percent(redis_server, tmp_path):
+    """rate 1000, then up to 3000 over 2 s, then 3000: each second's operations (the
+    result file's per-second series) within 2% of the rate's integral over it."""
+    client = client_for(redis_server)
+    before = commandstats(client)
+    output = tmp_path / "result.json"
+    done = run_harness("run", "--port", str(redis_server.port), "--rate", "1000", "--stages", "2s:1000,2s:3000,2s:3000",
+                       "--client-instances", "2", "--output", str(output))
+    assert done.returncode == 0, done.stderr
+    document = json.loads(output.read_text())
+    series = document["ALL STATS"]["Totals"]["Time-Serie"]
+    per_second = [series[str(second)]["Count"] for second in range(1, 7)]
+    for got, want in zip(per_second, [1000, 1000, 1500, 2500, 3000, 3000]):
+        assert abs(got - want) <= 0.02 * want, per_second
+    result = document["harness"]
+    assert result["totals"]["count"] == delta(before, commandstats(client), "SET") + delta(
+        before, commandstats(client), "GET") == sum(series[key]["Count"] for key in series)
+
+
 def test_warmup_operations_are_left_out(redis_server, tmp_path):
     client = client_for(redis_server)
     before = commandstats(client)

@@ -200,6 +200,15 @@ def test_warmup_must_be_shorter_than_duration(capsys):
     assert "warmup = 5 (option --warmup) must be shorter than duration = 5 (option --duration)" in line
 
 
+def test_stages_set_the_duration_and_a_different_duration_is_refused(capsys):
+    config = resolve(None, {}, {"stages": "30s:1000, 1m:5000, 30s:0"})
+    assert config.duration == 120 and config.stages == ((30.0, 1000.0), (60.0, 5000.0), (30.0, 0.0))
+    assert resolve(None, {}, {"stages": "2s:10", "duration": "2"}).duration == 2
+    line = bad(capsys, "run", "--stages", "30s:1000,30s:0", "--duration", "10")
+    assert "duration = 10 (option --duration) conflicts with stages (option --stages), which last 60 s" in line
+    assert "expected a list DURATION:RATE" in bad(capsys, "run", "--stages", "30s")
+
+
 def test_bad_url(capsys):
     line = bad(capsys, "run", "--url", "http://user:topsecret@host")
     assert "invalid url = 'http://user:***@host' (option --url): expected redis://" in line
