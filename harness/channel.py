@@ -63,6 +63,7 @@ class Channel:
         """What arrived (b"" when the peer closed); OSError when the socket failed."""
         if self.stamped:
             data, ancillary, _, _ = self.sock.recvmsg(READ_SIZE, STAMP_SPACE)
+            self.age = 0.0  # unstamped data (the kernel turns stamping on a moment late): now
             if ancillary:  # the kernel's wall-clock time of the last data read
                 seconds, nanoseconds = _TIMESPEC.unpack(ancillary[0][2])
                 self.age = max(0.0, time.time() - seconds - nanoseconds * 1e-9)
