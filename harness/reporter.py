@@ -1,11 +1,11 @@
 """The reporter process: reads the shared queue, merges, and owns the run's output.
 
-Forked by the coordinator before the client processes. It prints the live view every
-stats_interval, serves Prometheus /metrics and exports OTLP (both only when
-configured, and only here), samples the client processes' CPU and memory and the
-server's INFO, and when the coordinator says the run has ended (RunEnded, sent after
-every client process has exited, so every Delta is already in the queue) it prints the
-summary and writes the result file, then sets `done`: from then on the coordinator
+Forked by the coordinator before the client processes. It draws the live view (its
+progress every second, the full block every stats_interval), serves Prometheus
+/metrics and exports OTLP (both only when configured, and only here), samples the
+client processes' CPU and memory and the server's INFO, and when the coordinator
+says the run has ended (RunEnded, sent after every client process has exited, so
+every Delta is already in the queue) it prints the summary and writes the result file, then sets `done`: from then on the coordinator
 need not write a result file for it, whatever happens to this process.
 
 With output = -, the result document is standard output, so the live view and the
@@ -29,7 +29,7 @@ from harness.plan import Plan
 from harness.resources import ProcessMonitor, ServerSampler
 from harness.csv_export import write_csv
 from harness.results import cluster_block, pubsub_block, write_result
-from harness.summary import print_summary, quiet_line
+from harness.summary import print_summary, quiet_line, say
 from harness.result_document import build_document
 from harness.series import SeriesPoint
 from harness.settings import RunConfig
@@ -239,7 +239,9 @@ def follow(ctx: ReporterContext, state: RunState, outputs: Outputs, view) -> Non
     next_view = next_tick = None
     while state.ended is None:
         try:
-            state.apply(ctx.reports.get(timeout=min(0.2, tick)))
+            # Until the start, wake often: the CPU baselines are taken within ~10 ms of it,
+            # so the first interval is a full one.
+            state.apply(ctx.reports.get(timeout=min(0.2, tick) if state.start else 0.01))
         except queue.Empty:
             pass
         now = time.monotonic()
@@ -338,7 +340,7 @@ def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view) -> Non
         print(quiet_line(state, seconds, written), file=out, flush=True)
         for verdict in failed:  # the exit status says a threshold failed; this says which
             print(f"threshold {verdict['threshold']}: measured {verdict['measured']:g} FAIL", file=sys.stderr)
-    else:
+    else:  # printed whole, never folded: a path is for copying
         for path in written:
             print(f"{'csv' if path == config.csv else 'result'} file: {path}", file=out, flush=True)
     if state.ended.status == ExitStatus.FAILED_CHECK:
@@ -353,19 +355,17 @@ def print_report(ctx, state: RunState, seconds: float, pubsub, verdicts: list, c
         cluster = cluster_block(state.totals)
         shares = ", ".join(f"{node} {entry['share']:.1%}" for node, entry in cluster["nodes"].items())
         moved, ask = cluster["redirections"]["MOVED"], cluster["redirections"]["ASK"]
-        print(f"cluster: operations per master: {shares}; redirections followed: MOVED {moved:,}, ASK {ask:,}",
-              file=out, flush=True)
+        say(out, f"cluster: operations per master: {shares}; redirections followed: MOVED {moved:,}, ASK {ask:,}")
     for entry in disruptions.report(state.disruptions, state.start):
-        print(disruptions.describe(entry), file=out, flush=True)
+        say(out, disruptions.describe(entry))
     for verdict in verdicts:
-        print(f"threshold {verdict['threshold']}: measured {verdict['measured']:g} "
-              f"{'PASS' if verdict['passed'] else 'FAIL'}", file=out, flush=True)
+        say(out, f"threshold {verdict['threshold']}: measured {verdict['measured']:g} "
+                 f"{'PASS' if verdict['passed'] else 'FAIL'}")
     missing = [f"client{p}" for p in range(ctx.plan.processes) if p not in state.client_cpu]
     if cost:
-        print(f"harness cost: {cost:,.0f} operations per harness CPU-second", file=out, flush=True)
+        say(out, f"harness cost: {cost:,.0f} operations per harness CPU-second")
     elif missing and state.totals.total:
-        print(f"harness cost: not measured ({', '.join(missing)} stopped before reporting its CPU time)",
-              file=out, flush=True)
+        say(out, f"harness cost: not measured ({', '.join(missing)} stopped before reporting its CPU time)")
 
 
 def ops_per_cpu_second(state: RunState, processes: int) -> float | None:

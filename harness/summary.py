@@ -87,6 +87,13 @@ def console_for(out) -> Console:
         return Console(file=out, highlight=False)
     return Console(file=out, width=10_000, no_color=True, highlight=False, soft_wrap=True)
 
+def say(out, text: str) -> None:
+    """One message after the table: folded at word boundaries to fit a terminal, whole
+    in a pipe."""
+    console_for(out).print(Text(text))
+    out.flush()
+
+
 def print_table(out, stats, seconds: float, pubsub: dict | None = None, paced: bool = False) -> None:
     """The table and its notes, fitted to `out`."""
     console = console_for(out)

@@ -23,7 +23,8 @@ def fitted_table(headers: list[str], rows: list[list[str]], width: int | None, d
     Cells are strings; every column but the first is right-aligned."""
     keep = list(range(len(headers)))
     for name in drop_order:
-        if width is None or natural_width([headers[i] for i in keep], [[row[i] for i in keep] for row in rows]) <= width:
+        shown = [[row[i] for i in keep] for row in rows]
+        if width is None or natural_width([headers[i] for i in keep], shown) <= width:
             break
         if name in headers:
             keep.remove(headers.index(name))
