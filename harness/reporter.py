@@ -5,8 +5,9 @@ progress every second, the full block every stats_interval), serves Prometheus
 /metrics and exports OTLP (both only when configured, and only here), samples the
 client processes' CPU and memory and the server's INFO, and when the coordinator
 says the run has ended (RunEnded, sent after every client process has exited, so
-every Delta is already in the queue) it prints the summary and writes the result file, then sets `done`: from then on the coordinator
-need not write a result file for it, whatever happens to this process.
+every Delta is already in the queue) it draws the last frame, prints the summary and
+writes the result file, then sets `done`: from then on the coordinator need not
+write a result file for it, whatever happens to this process.
 
 With output = -, the result document is standard output, so the live view and the
 summary go to standard error.
