@@ -433,6 +433,8 @@ def _write_unstarted(config: RunConfig, status: ExitStatus, reason: str) -> None
         return
     try:
         write_result(config.output, {"harness": harness_block(CommandStats(), 0.0, status, reason)})
+        if config.output != "-":
+            log.info("result file: %s", config.output)
     except OSError as exc:
         raise HarnessError(f"cannot write result file {config.output}: {exc.strerror}") from None
 
