@@ -64,7 +64,7 @@ def usage_text() -> str:
         lines += ["", f"{SECTION_TITLES[section]} (INI [{section}]; env HARNESS_<KEY>):"]
         for spec in KEYS:
             if spec.section == section:
-                flag = f"{spec.option}={spec.metavar}"
+                flag = f"{spec.option}={spec.metavar}" if spec.metavar else spec.option  # no metavar: a flag
                 default = spec.default if spec.default else "none"
                 lines.append(f"  {flag:<29} {spec.help} (default: {default}).")
     lines += ["", "Precedence: defaults < INI file < environment < command line.", "", EXIT_TEXT]
@@ -105,6 +105,8 @@ def options_given(arguments: dict) -> dict[str, str]:
         value = arguments.get(spec.option)
         if isinstance(value, list):  # a repeatable option (--threshold)
             value = "; ".join(value) if value else None
+        if isinstance(value, bool):  # a flag (--quiet): absent leaves the INI or environment's value
+            value = "true" if value else None
         if value is not None:
             given[spec.name] = value
     return given
@@ -140,6 +142,8 @@ def setup_logging(config: RunConfig | None) -> None:
         handlers.append(file_handler)
     for handler in handlers:
         handler.setFormatter(formatter)
+    if config and config.quiet and not config.is_set("log_level"):
+        handlers[0].setLevel(logging.WARNING)  # --quiet: the terminal gets warnings only; log_file all
     log.handlers[:] = handlers
     log.setLevel(level)
     log.propagate = False

@@ -47,6 +47,7 @@ from harness.keyspace import delete_keys, existing_keys, run_prefix
 from harness.messages import REPORTER_GONE, STOP, Failed, Heartbeat, Ready, RunEnded
 from harness.metrics import ENV as METRICS_ENV
 from harness.metrics import bind_listener, mark_dead, prepare_directory, push_metrics, remove_directory
+from harness.destinations import with_default_output
 from harness.preflight import check_memory, check_output
 from harness.plan import Plan, make_plan
 from harness.reporter import ReporterContext, reporter_main
@@ -82,6 +83,7 @@ def run(config: RunConfig, out=None) -> ExitStatus:
     prefix = run_prefix(config.key_prefix, run_id)
     plan = make_plan(config, psutil.cpu_count() or 1)
     # Pre-flight, before the target is touched: each refusal is one line, exit 2.
+    config = with_default_output(config)
     check_output(config)
     check_memory(config, plan, len(prefix.encode()))
     listener = None
@@ -431,6 +433,8 @@ def _write_unstarted(config: RunConfig, status: ExitStatus, reason: str) -> None
         return
     try:
         write_result(config.output, {"harness": harness_block(CommandStats(), 0.0, status, reason)})
+        if config.output != "-":
+            log.info("result file: %s", config.output)
     except OSError as exc:
         raise HarnessError(f"cannot write result file {config.output}: {exc.strerror}") from None
 

@@ -4,7 +4,7 @@ Runs in the coordinator (and, for log_file, in cli before logging starts), befor
 target is touched and before any fork. Each refusal is a ConfigError: one line naming
 the key, where it came from and what is wrong, exit status 2, nothing sent.
 
-- output and log_file: absent or a regular file (a device, a FIFO or a directory is
+- output, csv and log_file: absent or a regular file (a device, a FIFO or a directory is
   never replaced), in a directory where this process can create a file, with room;
 - the memory the client processes prepare (key names, values, the zipfian table, the
   batch being encoded) against the memory the machine has available.
@@ -48,6 +48,14 @@ def size_text(count: float) -> str:
 def check_output(config) -> None:
     if config.output and config.output != STDOUT:
         check_writable_file(config.output, "output", config.source("output"), result_size_bound(config))
+    if config.csv:
+        where = f"csv = {config.csv} ({config.source('csv')})"
+        if config.csv == STDOUT:
+            raise ConfigError(f"{where}: name a file; standard output carries the summary")
+        if config.output and os.path.abspath(config.csv) == os.path.abspath(config.output):
+            raise ConfigError(f"{where} is also output ({config.source('output')}): give each its own file")
+        # the CSV holds the same points as the result file's series, in fewer bytes
+        check_writable_file(config.csv, "csv", config.source("csv"), result_size_bound(config))
 
 
 def result_size_bound(config) -> int:

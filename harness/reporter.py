@@ -1,12 +1,13 @@
 """The reporter process: reads the shared queue, merges, and owns the run's output.
 
-Forked by the coordinator before the client processes. It prints the live view every
-stats_interval, serves Prometheus /metrics and exports OTLP (both only when
-configured, and only here), samples the client processes' CPU and memory and the
-server's INFO, and when the coordinator says the run has ended (RunEnded, sent after
-every client process has exited, so every Delta is already in the queue) it prints the
-summary and writes the result file, then sets `done`: from then on the coordinator
-need not write a result file for it, whatever happens to this process.
+Forked by the coordinator before the client processes. It draws the live view (its
+progress every second, the full block every stats_interval), serves Prometheus
+/metrics and exports OTLP (both only when configured, and only here), samples the
+client processes' CPU and memory and the server's INFO, and when the coordinator
+says the run has ended (RunEnded, sent after every client process has exited, so
+every Delta is already in the queue) it draws the last frame, prints the summary and
+writes the result file, then sets `done`: from then on the coordinator need not
+write a result file for it, whatever happens to this process.
 
 With output = -, the result document is standard output, so the live view and the
 summary go to standard error.
@@ -27,7 +28,9 @@ from harness.lifecycle import die_with_parent, set_process_name
 from harness.messages import Delta, Preloaded, ProcessEnded, RunEnded
 from harness.plan import Plan
 from harness.resources import ProcessMonitor, ServerSampler
-from harness.results import cluster_block, pubsub_block, summary_table, write_result
+from harness.csv_export import write_csv
+from harness.results import cluster_block, pubsub_block, write_result
+from harness.summary import print_summary, quiet_line, say
 from harness.result_document import build_document
 from harness.series import SeriesPoint
 from harness.settings import RunConfig
@@ -71,6 +74,7 @@ class RunState:
     until: dict = field(default_factory=dict)
     shown_until: dict = field(default_factory=dict)
     rates: dict = field(default_factory=dict)  # process -> its latest measured ops/s
+    second_rates: dict = field(default_factory=dict)  # process -> ops/s over its latest Delta (about 1 s)
     warmup: CommandStats = field(default_factory=CommandStats)
     preload: CommandStats = field(default_factory=CommandStats)
     pubsub: PubSubStats = field(default_factory=PubSubStats)
@@ -121,6 +125,10 @@ class RunState:
             if len(self.series) > MAX_SERIES_POINTS:
                 self._coarsen_series()
         process = delta.process
+        # The current rate counts warmup operations too: it tells what the load is doing now.
+        since = self.until.get(process, self.start)
+        if self.start and delta.until > since:
+            self.second_rates[process] = (stats.total + delta.warmup.total) / (delta.until - since)
         self.interval_ops[process] = self.interval_ops.get(process, 0) + stats.total
         self.until[process] = delta.until
         self.warmup.add(delta.warmup)
@@ -140,6 +148,21 @@ class RunState:
         self.resources.append(sample)
         if len(self.resources) > MAX_SAMPLE_POINTS:
             self.resources = self.resources[::2]
+
+    def current_rate(self) -> float:
+        """Operations per second over each process's latest Delta, summed."""
+        return sum(self.second_rates.values())
+
+    def measured_seconds(self) -> float:
+        """From the end of warmup to the last reply any process received, or, while the
+        run goes (or when a process was killed before it could say), to the end of the
+        latest Delta. The live view and the summary both count this way, so the last
+        frame and the totals are one set of numbers (they were the wall clock at the
+        moment of drawing against the replies' own time)."""
+        if not self.start:
+            return 0.0
+        end = max(self.last_reply.values(), default=0.0) or max(self.until.values(), default=0.0)
+        return max(0.0, end - (self.start + self.warmup_seconds))
 
     def take_interval(self) -> tuple[float, CommandStats]:
         """(current ops/s summed over processes, the stats since the last call)."""
@@ -169,8 +192,12 @@ class Outputs:
 
             port = None if ctx.endpoint.unix_path else ctx.endpoint.port
             self.telemetry = Telemetry.create(config, ctx.run_id, ctx.endpoint.unix_path or ctx.endpoint.host, port)
-        self.processes = ProcessMonitor(ctx.coordinator_pid)
+        self.processes = ProcessMonitor(ctx.coordinator_pid, config.stats_interval)
         self.server = ServerSampler(make_client(ctx.endpoint, client_name=f"harness-{ctx.run_id}-reporter"))
+
+    def started(self) -> None:
+        self.processes.start()
+        self.server.sample()
 
     def export(self, state: RunState) -> None:
         if self.telemetry is not None:
@@ -196,23 +223,46 @@ def reporter_main(ctx: ReporterContext) -> None:
     set_process_name("harness:report")
     outputs = Outputs(ctx)
     state = RunState()
-    view = live.LiveView(ctx.config, text_stream(ctx.config))
+    view = live.make_view(ctx.config, text_stream(ctx.config))
+    view.begin()  # a terminal shows a first frame now, before the clients have connected
+    try:
+        follow(ctx, state, outputs, view)
+        finish(ctx, state, outputs, view)
+    finally:
+        view.finish(state, state.measured_seconds())  # already done after a normal finish
+
+
+def follow(ctx: ReporterContext, state: RunState, outputs: Outputs, view) -> None:
+    """Merge messages until RunEnded; move the progress bar every TICK and draw the
+    full block every stats_interval, both counted from the start."""
     interval = ctx.config.stats_interval
-    next_view = None
+    tick = min(live.TICK, interval)
+    next_view = next_tick = None
     while state.ended is None:
         try:
-            state.apply(ctx.reports.get(timeout=0.2))
+            # Until the start, wake often: the CPU baselines are taken within ~10 ms of it,
+            # so the first interval is a full one.
+            state.apply(ctx.reports.get(timeout=min(0.2, tick) if state.start else 0.01))
         except queue.Empty:
             pass
+        now = time.monotonic()
         if not state.start and ctx.start_at.value:
             state.start = ctx.start_at.value
             state.warmup_seconds = ctx.config.warmup
-            next_view = state.start + interval
-        if next_view is not None and time.monotonic() >= next_view and state.ended is None:
+            outputs.started()  # the CPU baselines: the first interval is measured from here
+            next_view, next_tick = state.start + interval, state.start
+        if state.ended is not None or next_view is None:
+            continue
+        if now >= next_view:
             show_interval(state, outputs, view)
             check_abort(ctx, state)
-            next_view += interval
-    finish(ctx, state, outputs, view)
+            while next_view <= now:  # a slow interval is skipped, not drawn twice
+                next_view += interval
+            next_tick = now + tick
+        elif now >= next_tick:
+            view.tick(state)
+            while next_tick <= now:
+                next_tick += tick
 
 
 def text_stream(config: RunConfig):
@@ -229,7 +279,7 @@ def check_abort(ctx: ReporterContext, state: RunState) -> None:
     config = ctx.config
     if not (config.abort_on_fail and config.thresholds) or state.aborted_by:
         return
-    facts = facts_of(ctx, state, measured_seconds(config, state))
+    facts = facts_of(ctx, state, state.measured_seconds())
     for threshold in config.thresholds:
         if thresholds.cannot_pass(threshold, facts):
             measured = thresholds.measure(threshold, facts)
@@ -249,17 +299,9 @@ def show_interval(state: RunState, outputs: Outputs, view: "live.LiveView") -> N
     outputs.export(state)
 
 
-def measured_seconds(config: RunConfig, state: RunState) -> float:
-    """From the end of warmup to the last reply any process received."""
-    if not state.start:
-        return 0.0
-    end = max(state.last_reply.values(), default=0.0) or time.monotonic()
-    return max(0.0, end - (state.start + config.warmup))
-
-
-def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view: "live.LiveView") -> None:
+def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view) -> None:
     config = ctx.config
-    seconds = measured_seconds(config, state)
+    seconds = state.measured_seconds()
     outputs.processes.sample()
     outputs.export(state)
     pubsub = None
@@ -272,42 +314,68 @@ def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view: "live.
         if state.aborted_by:
             reason += " - stopped early by abort_on_fail"
         state.ended = RunEnded(ExitStatus.FAILED_CHECK, reason, state.ended.failures)
-    view.close()
+    view.finish(state, seconds)  # the last frame: these totals and these seconds
     out = text_stream(config)
-    print(live.summary_line(state, seconds), file=out, flush=True)
-    print(summary_table(state.totals, seconds, pubsub, paced=config.rate > 0), file=out, flush=True)
-    if ctx.endpoint.cluster:
-        cluster = cluster_block(state.totals)
-        shares = ", ".join(f"{node} {entry['share']:.1%}" for node, entry in cluster["nodes"].items())
-        moved, ask = cluster["redirections"]["MOVED"], cluster["redirections"]["ASK"]
-        print(f"cluster: operations per master: {shares}; redirections followed: MOVED {moved:,}, ASK {ask:,}",
-              file=out, flush=True)
-    for entry in disruptions.report(state.disruptions, state.start):
-        print(disruptions.describe(entry), file=out, flush=True)
-    for verdict in verdicts:
-        print(f"threshold {verdict['threshold']}: measured {verdict['measured']:g} "
-              f"{'PASS' if verdict['passed'] else 'FAIL'}", file=out, flush=True)
-    ops_per_cpu = _ops_per_cpu_second(state)
-    if ops_per_cpu:
-        print(f"harness cost: {ops_per_cpu:,.0f} operations per harness CPU-second", file=out, flush=True)
+    cost = ops_per_cpu_second(state, ctx.plan.processes)
+    if not config.quiet:
+        print_report(ctx, state, seconds, pubsub, verdicts, cost, out)
+    path = config.output
     try:
         if config.output:
-            document = build_document(ctx, state, seconds, pubsub, outputs.processes.summary(), ops_per_cpu)
+            document = build_document(ctx, state, seconds, pubsub, outputs.processes.summary(), cost)
             document["harness"]["thresholds"] = verdicts
             write_result(config.output, document)
+        path = config.csv
+        if config.csv:
+            write_csv(config.csv, state.totals, seconds, state.series, state.series_step)
         if ctx.done is not None:
             ctx.done.value = 1
     except OSError as exc:
-        print(f"harness: error: cannot write result file {config.output}: {exc.strerror}", file=sys.stderr)
+        kind = "CSV file" if path == config.csv else "result file"
+        print(f"harness: error: cannot write {kind} {path}: {exc.strerror}", file=sys.stderr)
         raise SystemExit(3) from None
     finally:
         outputs.close(config.metrics_linger)
+    written = [path for path in (config.output, config.csv) if path and path != "-"]
+    if config.quiet:
+        print(quiet_line(state, seconds, written), file=out, flush=True)
+        for verdict in failed:  # the exit status says a threshold failed; this says which
+            print(f"threshold {verdict['threshold']}: measured {verdict['measured']:g} FAIL", file=sys.stderr)
+    else:  # printed whole, never folded: a path is for copying
+        for path in written:
+            print(f"{'csv' if path == config.csv else 'result'} file: {path}", file=out, flush=True)
     if state.ended.status == ExitStatus.FAILED_CHECK:
         raise SystemExit(ExitStatus.FAILED_CHECK)  # the coordinator turns this into the exit status
 
 
-def _ops_per_cpu_second(state: RunState) -> float:
+def print_report(ctx, state: RunState, seconds: float, pubsub, verdicts: list, cost: float | None, out) -> None:
+    """The summary after the last frame: totals, the table, cluster shares,
+    disruptions, thresholds and the harness's own cost."""
+    print_summary(out, state, seconds, pubsub, paced=ctx.config.rate > 0)
+    if ctx.endpoint.cluster:
+        cluster = cluster_block(state.totals)
+        shares = ", ".join(f"{node} {entry['share']:.1%}" for node, entry in cluster["nodes"].items())
+        moved, ask = cluster["redirections"]["MOVED"], cluster["redirections"]["ASK"]
+        say(out, f"cluster: operations per master: {shares}; redirections followed: MOVED {moved:,}, ASK {ask:,}")
+    for entry in disruptions.report(state.disruptions, state.start):
+        say(out, disruptions.describe(entry))
+    for verdict in verdicts:
+        say(out, f"threshold {verdict['threshold']}: measured {verdict['measured']:g} "
+                 f"{'PASS' if verdict['passed'] else 'FAIL'}")
+    missing = [f"client{p}" for p in range(ctx.plan.processes) if p not in state.client_cpu]
+    if cost:
+        say(out, f"harness cost: {cost:,.0f} operations per harness CPU-second")
+    elif missing and state.totals.total:
+        say(out, f"harness cost: not measured ({', '.join(missing)} stopped before reporting its CPU time)")
+
+
+def ops_per_cpu_second(state: RunState, processes: int) -> float | None:
     """Measured operations per CPU second of the harness (client processes and this one)
-    while the load ran: setting up connections and encoding keys is left out."""
+    while the load ran: setting up connections and encoding keys is left out. The
+    client processes' CPU is what each one reported when it ended (resources.clients
+    in the result file); None when any did not (killed after a second Ctrl-C): the
+    operations it sent would be divided by no CPU at all."""
+    if len(state.client_cpu) < processes:
+        return None
     cpu = sum(state.client_cpu.values()) + time.process_time() - (state.reporter_cpu_at_start or 0.0)
-    return state.totals.total / cpu if cpu > 0 else 0.0
+    return state.totals.total / cpu if cpu > 0 else None

@@ -13,7 +13,8 @@ from harness.results import all_stats, cluster_block, harness_block
 from harness.settings import KEYS
 
 
-def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: dict, ops_per_cpu: float) -> dict:
+def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: dict,
+                   ops_per_cpu: float | None) -> dict:
     config = ctx.config
     ended = state.ended
     finish_ms = int(time.time() * 1000)
@@ -34,7 +35,9 @@ def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: d
         "warmup_ops": state.warmup.total,
         "max_schedule_lag_seconds": round(state.max_lag, 6),
     }
-    block["resources"] = dict(resources, ops_per_harness_cpu_second=round(ops_per_cpu, 1),
+    # None when a client process was killed before it reported its CPU time.
+    cost = None if ops_per_cpu is None else round(ops_per_cpu, 1)
+    block["resources"] = dict(resources, ops_per_harness_cpu_second=cost,
                               client_cpu_seconds={str(p): round(s, 3) for p, s in sorted(state.client_cpu.items())},
                               clients={str(p): figures for p, figures in sorted(state.clients.items())})
     block["samples"] = state.resources

@@ -76,6 +76,10 @@ def write_result(path: str, document: dict) -> None:
 
 
 def write_json_atomic(path: str, document: dict) -> None:
+    write_text_atomic(path, json.dumps(document, indent=2, sort_keys=False) + "\n")
+
+
+def write_text_atomic(path: str, text: str) -> None:
     """Write to a temporary file beside `path`, then rename it over `path` only when
     `path` is absent or a regular file: a device (/dev/null), FIFO or directory at the
     path is never replaced (pre-flight refuses those; this holds if one appears later)."""
@@ -86,9 +90,8 @@ def write_json_atomic(path: str, document: dict) -> None:
     os.umask(umask)
     os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; a result file is not
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=False)
-            handle.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
         _refuse_special(path)
         os.replace(temporary, path)
     except BaseException:
@@ -120,51 +123,6 @@ def pubsub_block(pubsub: PubSubStats, measured: CommandStats, warmup: CommandSta
         "resubscribes": pubsub.resubscribes,
         "latency": histogram.summary_ms(pubsub.latency),
     }
-
-
-def summary_table(stats: CommandStats, seconds: float, pubsub: dict | None = None, paced: bool = False) -> str:
-    """The final table on stdout: one row per command, then the totals. A paced run
-    adds each command's service time (write to reply), so queueing behind the schedule
-    can be told from the server's own time."""
-    header = f"{'command':<10} {'ops':>12} {'ops/s':>11} {'errors':>8} {'p50 ms':>8} {'p99 ms':>8} " \
-             f"{'p99.9 ms':>9} {'max ms':>8} {'hits':>7}"
-    rows = [header]
-    for name in stats.commands() + ["TOTAL"]:
-        if name == "TOTAL":
-            count, errors, hits = stats.total, stats.total_errors, ""
-            summary = histogram.summary_ms(stats.all_latency())
-        else:
-            block = command_block(stats, name)  # already holds the latency summary
-            count, errors, summary = block["count"], block["errors"], block["latency"]
-            hits = f"{block['hit_rate']:.1%}" if "hit_rate" in block else ""
-        rate = count / seconds if seconds > 0 else 0.0
-        rows.append(
-            f"{name:<10} {count:>12,} {rate:>11,.0f} {errors:>8,} {summary.get('p50_ms', 0):>8.3f} "
-            f"{summary.get('p99_ms', 0):>8.3f} {summary.get('p99.9_ms', 0):>9.3f} {summary.get('max_ms', 0):>8.3f} "
-            f"{hits:>7}"
-        )
-    if paced:
-        for name in stats.commands():
-            service = histogram.summary_ms(stats.service.get(name, {}))
-            if service:
-                rows.append(f"{name + ' svc':<10} {'':>12} {'':>11} {'':>8} {service.get('p50_ms', 0):>8.3f} "
-                            f"{service.get('p99_ms', 0):>8.3f} {service.get('p99.9_ms', 0):>9.3f} "
-                            f"{service.get('max_ms', 0):>8.3f}")
-        rows.append("(svc: service time, from the write to the reply; the rows above count from each "
-                    "operation's intended start)")
-    if stats.total_indeterminate:
-        causes = ", ".join(f"{cause} {n:,}" for cause, n in sorted(stats.indeterminate_by_type().items()))
-        rows.append(f"indeterminate: {stats.total_indeterminate:,} operations written on connections that failed "
-                    f"before replying ({causes}); the server may or may not have run them")
-    if pubsub is not None:
-        latency = pubsub["latency"]
-        rows.append(
-            f"pub/sub: published {pubsub['published']:,} x {pubsub['subscribers']} subscribers = "
-            f"{pubsub['expected']:,} expected, received {pubsub['received']:,}, lost {pubsub['lost']:,}, "
-            f"out of order {pubsub['out_of_order']:,}; delivery p50 {latency.get('p50_ms', 0):.3f} ms, "
-            f"p99 {latency.get('p99_ms', 0):.3f} ms"
-        )
-    return "\n".join(rows)
 
 
 # --- memtier_benchmark's --json-out-file layout ----------------------------------------

@@ -115,7 +115,10 @@ class CoreConfig:
     trace_sample_ratio: float = key(
         "metrics", "0", p.number(maximum=1), "share of operations exported as OTLP spans", "R"
     )
-    output: str = key("metrics", "", p.text(), "result file (JSON) to write", "FILE")
+    output: str = key("metrics", "", p.text(), "result file (JSON); none = results/<workload>-<time>.json", "FILE")
+    csv: str = key("metrics", "", p.text(), "also write per-command and per-second figures as CSV", "FILE")
+    # A flag on the command line (no metavar): --quiet.
+    quiet: bool = key("metrics", "false", p.boolean(), "print only the final one-line summary", "")
     log_level: str = key("metrics", "info", p.choice("debug", "info", "warning", "error"), "log level", "LEVEL")
     log_file: str = key("metrics", "", p.text(), "also write the log here (rotated by size)", "FILE")
     log_max_bytes: int = key("metrics", "10485760", p.integer(1024), "rotate log_file at this size", "N")

@@ -19,7 +19,8 @@ import signal
 import sys
 
 from harness.messages import Delta
-from harness.results import harness_block, summary_table, write_result
+from harness.results import harness_block, write_result
+from harness.summary import print_table
 from harness.stats import CommandStats
 
 PARTIAL_NOTE = ("the reporter process died: this file was written by the coordinator from its copy of the "
@@ -86,6 +87,8 @@ class Fallback:
         """Print the totals and write the result file; OSError if it cannot be written."""
         seconds = self.seconds(measured_from)
         out = sys.stderr if config.output == "-" else sys.stdout
-        print(summary_table(self.totals, seconds), file=out, flush=True)
+        print_table(out, self.totals, seconds)
         if config.output:
             write_result(config.output, self.document(run_id, seconds, status, reason, failures))
+            if config.output != "-":
+                print(f"result file: {config.output}", file=out, flush=True)

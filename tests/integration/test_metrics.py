@@ -4,8 +4,6 @@ histograms decoded with the hdrhistogram package."""
 
 import http.server
 import json
-import os
-import pty
 import shutil
 import subprocess
 import threading
@@ -228,29 +226,6 @@ def test_live_view_plain_lines(redis_server):
     assert len(lines) >= 2
     assert all("p99" in line and "ops/s" in line and "server: cpu" in line and "client0" in line for line in lines)
     assert "operations per harness CPU-second" in done.stdout
-
-
-def test_live_view_redraws_on_a_terminal(redis_server):
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        harness_command("run", "--port", str(redis_server.port), "--duration", "3", "--stats-interval", "0.5"),
-        env=clean_env(), stdout=follower, stderr=subprocess.DEVNULL, cwd=REPO_ROOT,
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    process.wait(timeout=30)
-    os.close(leader)
-    screen = b"".join(chunks).decode(errors="replace")
-    assert "\x1b[" in screen and "F\x1b[J" in screen  # moved up and cleared: redrawn in place
-    assert "[#" in screen and "%" in screen  # the progress bar
 
 
 def test_otlp_over_grpc(redis_server, tmp_path):
