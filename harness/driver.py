@@ -80,7 +80,7 @@ class DriverSettings:
     # replies that came meanwhile then, timed by their arrival (harness.channel), rather
     # than waking for every reply: a wake-up costs more than the operation it serves.
     read_lazily: bool = False
-    profile: RateProfile | None = None  # stages: this thread's target rate over time
+    profile: RateProfile | None = None  # this thread's target rate over time (else `rate`)
 
 
 class Driver:

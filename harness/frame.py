@@ -5,6 +5,7 @@ can render it at any width.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from rich.columns import Columns
@@ -65,12 +66,18 @@ def errors_text(totals) -> str:
     return ", ".join(f"{kind} {n:,}" for kind, n in sorted(errors.items())) or "0"
 
 
+def target_text(state) -> str:
+    """" (target N)" beside the rate of a paced run: what the schedule asks for now."""
+    target = state.target_rate(time.monotonic())
+    return "" if target is None else f" (target {target:,.0f})"
+
+
 def plain_line(state, rate: float, interval, processes: dict, server: dict | None, busy: list) -> str:
     """The interval as one line, for pipes and log_file."""
     totals = state.totals
     lag = max(state.lag.values(), default=0.0)
     per_command = "  ".join(f"{name} {totals.count_of(name):,}" for name in totals.commands())
-    head = (f"[{state.measured_seconds():7.1f}s] {totals.total:,} ops  {rate:,.0f} ops/s  "
+    head = (f"[{state.measured_seconds():7.1f}s] {totals.total:,} ops  {rate:,.0f} ops/s{target_text(state)}  "
             f"{_percentiles_text(interval.all_latency())}  errors {errors_text(totals)}  "
             f"conns {sum(state.connections.values())}  lag {lag:.3f}s")
     warning = warning_text(busy)
@@ -112,7 +119,7 @@ class Bar:
                                  TextColumn("{task.fields[detail]}"), expand=True)
         self.task = self.progress.add_task("", total=1.0 if bounded else None, detail="starting")
 
-    def update(self, elapsed: float, done: int, rate: float, final: bool = False) -> Progress:
+    def update(self, elapsed: float, done: int, rate: float, final: bool = False, target: str = "") -> Progress:
         config = self.config
         shares = []
         if config.duration:
@@ -120,7 +127,7 @@ class Bar:
         if config.requests:
             shares.append(done / config.requests)
         when = f"{elapsed:.0f}/{config.duration:g} s" if config.duration else f"{elapsed:.0f} s"
-        detail = f"{when}  {'done' if final else f'{rate:,.0f} ops/s now'}"
+        detail = f"{when}  {'done' if final else f'{rate:,.0f} ops/s now{target}'}"
         self.progress.update(self.task, completed=min(1.0, max(shares)) if shares else None, detail=detail)
         return self.progress
 

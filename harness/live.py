@@ -98,5 +98,5 @@ class TerminalView(QuietView):
         self.live.stop()
 
     def _draw(self, state, elapsed: float, seconds: float, final: bool = False) -> None:
-        bar = self.progress.update(elapsed, state.totals.total, state.current_rate(), final)
+        bar = self.progress.update(elapsed, state.totals.total, state.current_rate(), final, frame.target_text(state))
         self.live.update(frame.render(state, seconds, bar, self.block, self.console.width), refresh=True)

@@ -23,22 +23,39 @@ LATE_AT_END = 0.01
 
 class RateProfile:
     """A target rate over time (operations/s against seconds from the start): linear
-    segments from `rate` through each stage's (duration, rate at its end)."""
+    segments from `rate` through each stage's (duration, rate at its end), or `rate`
+    for ever without stages."""
 
     def __init__(self, rate: float, stages: tuple = ()):
         self.segments = []  # (from s, to s, rate at from, rate at to, operations before from)
         begin, level, before = 0.0, rate, 0.0
-        for seconds, target in stages:
+        for seconds, target in stages or ((math.inf, rate),):
             self.segments.append((begin, begin + seconds, level, target, before))
             before += seconds * (level + target) / 2
             begin, level = begin + seconds, target
+
+    @classmethod
+    def of(cls, config) -> "RateProfile | None":
+        """The run's target (rate and stages); None for a closed loop."""
+        return cls(config.rate, config.stages) if config.rate > 0 or config.stages else None
 
     def rate_at(self, elapsed: float) -> float:
         """The target rate `elapsed` seconds after the start (0 after the last stage)."""
         for begin, end, low, high, _ in self.segments:
             if begin <= elapsed < end:
-                return low + (high - low) * (elapsed - begin) / (end - begin)
+                return low if low == high else low + (high - low) * (elapsed - begin) / (end - begin)
         return 0.0
+
+    def operations_by(self, elapsed: float) -> float:
+        """The rate's integral from the start to `elapsed` seconds."""
+        total = 0.0
+        for begin, end, low, high, before in self.segments:
+            if elapsed < begin:
+                break
+            inside = min(elapsed, end) - begin
+            slope = 0.0 if low == high else (high - low) / (end - begin)
+            total = before + low * inside + slope * inside * inside / 2
+        return total
 
     def time_of(self, operations: float, segment: int = 0) -> tuple[float, int]:
         """When the rate's integral reaches `operations` (inf if it never does), and the
@@ -49,7 +66,7 @@ class RateProfile:
             length = end - begin
             inside = operations - before
             if inside <= length * (low + high) / 2 and (low or high):
-                slope = (high - low) / length
+                slope = 0.0 if low == high else (high - low) / length
                 if slope == 0:
                     return begin + inside / low, segment
                 # low * t + slope * t^2 / 2 = inside, for the t in [0, length]
@@ -66,25 +83,22 @@ class RateProfile:
 
 
 class Schedule:
-    """Intended start times for batches of `batch` operations at `rate` operations/s,
-    or along `profile` when given (stages)."""
+    """Intended start times for batches of `batch` operations along `profile` (or at a
+    constant `rate` operations/s); without either, a closed loop."""
 
     def __init__(self, rate: float, batch: int, start: float, end: float = float("inf"),
                  profile: RateProfile | None = None):
-        self.profile = profile if profile is not None and profile.segments else None
-        self.open_loop = rate > 0 or self.profile is not None
-        self.interval = batch / rate if rate > 0 else 0.0
+        self.profile = profile if profile is not None else RateProfile(rate) if rate > 0 else None
+        self.open_loop = self.profile is not None
         self.batch = batch
         self.start = start
         self.end = end
         self.count = 0
         self._segment = 0
-        self._next = self._time_of(0)
+        self._next = self._time_of(0) if self.open_loop else start
 
     def _time_of(self, count: int) -> float:
-        if self.profile is None:
-            return self.start + count * self.interval
-        # A batch is due when its first operation is: the integral reaches count batches.
+        # A batch is due when its first operation is: when the integral reaches count batches.
         offset, self._segment = self.profile.time_of(count * self.batch, self._segment)
         return self.start + offset
 

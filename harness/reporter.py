@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from harness import disruptions, live, thresholds
+from harness.pacing import RateProfile
 from harness.errors import ExitStatus
 from harness.lifecycle import die_with_parent, set_process_name
 from harness.messages import Delta, Preloaded, ProcessEnded, RunEnded
@@ -91,6 +92,7 @@ class RunState:
     ended: RunEnded | None = None
     start: float = 0.0
     warmup_seconds: float = 0.0  # the first live rate counts from the end of warmup
+    target: RateProfile | None = None  # a paced run's target rate over time (rate, stages)
     aborted_by: str = ""  # the threshold that stopped the run early (abort_on_fail)
 
     def apply(self, message) -> None:
@@ -152,6 +154,12 @@ class RunState:
     def current_rate(self) -> float:
         """Operations per second over each process's latest Delta, summed."""
         return sum(self.second_rates.values())
+
+    def target_rate(self, now: float) -> float | None:
+        """A paced run's target rate at monotonic time `now` (None: closed loop)."""
+        if self.target is None:
+            return None
+        return self.target.rate_at(now - self.start) if self.start else self.target.rate_at(0.0)
 
     def measured_seconds(self) -> float:
         """From the end of warmup to the last reply any process received, or, while the
@@ -222,7 +230,7 @@ def reporter_main(ctx: ReporterContext) -> None:
     die_with_parent(ctx.coordinator_pid)
     set_process_name("harness:report")
     outputs = Outputs(ctx)
-    state = RunState()
+    state = RunState(target=RateProfile.of(ctx.config))
     view = live.make_view(ctx.config, text_stream(ctx.config))
     view.begin()  # a terminal shows a first frame now, before the clients have connected
     try:
@@ -351,7 +359,7 @@ def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view) -> Non
 def print_report(ctx, state: RunState, seconds: float, pubsub, verdicts: list, cost: float | None, out) -> None:
     """The summary after the last frame: totals, the table, cluster shares,
     disruptions, thresholds and the harness's own cost."""
-    print_summary(out, state, seconds, pubsub, paced=ctx.config.rate > 0)
+    print_summary(out, state, seconds, pubsub, paced=state.target is not None)
     if ctx.endpoint.cluster:
         cluster = cluster_block(state.totals)
         shares = ", ".join(f"{node} {entry['share']:.1%}" for node, entry in cluster["nodes"].items())

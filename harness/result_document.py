@@ -35,6 +35,8 @@ def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: d
         "warmup_ops": state.warmup.total,
         "max_schedule_lag_seconds": round(state.max_lag, 6),
     }
+    if state.target is not None:
+        block["run"]["target"] = {"rate": config.rate, "stages": [list(stage) for stage in config.stages]}
     # None when a client process was killed before it reported its CPU time.
     cost = None if ops_per_cpu is None else round(ops_per_cpu, 1)
     block["resources"] = dict(resources, ops_per_harness_cpu_second=cost,
@@ -50,6 +52,9 @@ def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: d
         block["preload"] = {name: state.preload.count_of(name) for name in state.preload.commands()}
     if ended.failures:
         block["exit"]["failures"] = list(ended.failures)
+    all_stats_block = all_stats(state.totals, seconds, state.series, runtime)
+    if state.target is not None:
+        add_targets(all_stats_block["Totals"]["Time-Serie"], state.target, state.series_step)
     return {
         "configuration": {spec.name: config.display_value(spec.name) for spec in KEYS},
         "run information": {
@@ -63,6 +68,16 @@ def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: d
             "Threads per process": ctx.plan.threads_per_process,
             "Pipeline": config.pipeline,
         },
-        "ALL STATS": all_stats(state.totals, seconds, state.series, runtime),
+        "ALL STATS": all_stats_block,
         "harness": block,
     }
+
+
+def add_targets(series: dict, target, step: int) -> None:
+    """A paced run's "Target Count" beside each point's Count: the operations its
+    schedule asked for over the same span. (Point k holds the replies of the Deltas
+    that ended in [k, k + step) seconds from the start: those of [k - 1, k - 1 + step).)"""
+    for key, entry in series.items():
+        begin = max(0.0, int(key) - 1.0)
+        entry["Target Count"] = round(target.operations_by(begin + step) - target.operations_by(begin))
+

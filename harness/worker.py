@@ -135,8 +135,9 @@ def _run(ctx: ClientContext) -> None:
     for share, workload in zip(shares, workloads):
         # A paced thread reads replies when its next batch is due, timed by the kernel's
         # arrival stamps, which TLS sockets cannot give.
-        profile = RateProfile(config.rate, config.stages).scaled(1 / ctx.plan.total_threads) if config.stages else None
-        read_lazily = bool(share.rate or profile) and not uses_tls(config)
+        target = RateProfile.of(config)
+        profile = target.scaled(1 / ctx.plan.total_threads) if target is not None else None
+        read_lazily = profile is not None and not uses_tls(config)
         poller = Poller()
         router = ClusterRouter(poller, Topology(ctx.endpoint), stamped=read_lazily) if ctx.endpoint.cluster \
             else NodeRouter(poller, stamped=read_lazily)

@@ -126,9 +126,14 @@ def test_stages_hold_each_stage_and_ramp_within_two_percent(redis_server, tmp_pa
     document = json.loads(output.read_text())
     series = document["ALL STATS"]["Totals"]["Time-Serie"]
     per_second = [series[str(second)]["Count"] for second in range(1, 7)]
-    for got, want in zip(per_second, [1000, 1000, 1500, 2500, 3000, 3000]):
+    targets = [series[str(second)]["Target Count"] for second in range(1, 7)]
+    assert targets == [1000, 1000, 1500, 2500, 3000, 3000]
+    for got, want in zip(per_second, targets):
         assert abs(got - want) <= 0.02 * want, per_second
     result = document["harness"]
+    assert result["run"]["target"] == {"rate": 1000, "stages": [[2, 1000], [2, 3000], [2, 3000]]}
+    # the live lines (not a terminal here: one line a second) show the target beside the rate
+    assert re.search(r"ops/s \(target 3,000\)", done.stdout), done.stdout
     assert result["totals"]["count"] == delta(before, commandstats(client), "SET") + delta(
         before, commandstats(client), "GET") == sum(series[key]["Count"] for key in series)
 

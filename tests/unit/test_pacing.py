@@ -112,3 +112,9 @@ def test_a_profile_that_ends_at_zero_finishes_the_schedule():
     assert all(10.0 <= t < 12.0 for t in times) and times == sorted(times)
     schedule.taken()
     assert math.isinf(schedule.next_time()) and schedule.finished(12.0)
+
+
+def test_the_target_integral_is_what_a_result_file_compares_counts_with():
+    profile = RateProfile(0.0, ((2.0, 1000.0), (2.0, 1000.0), (2.0, 0.0)))
+    assert [profile.operations_by(t) for t in (0, 1, 2, 4, 5, 6, 10)] == [0, 250, 1000, 3000, 3750, 4000, 4000]
+    assert RateProfile(100.0).operations_by(2.5) == 250 and RateProfile(100.0).rate_at(1e6) == 100
