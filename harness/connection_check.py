@@ -11,6 +11,7 @@ import time
 from harness.cluster import cluster_masters
 from harness.errors import ExitStatus, TargetError
 from harness.keyspace import DEFAULT_PREFIX_ROOT, count_keys
+from harness.plural import plural
 from harness.settings import RunConfig
 from harness.target import connect, explain_failure, open_target, sentinel_manager
 
@@ -34,7 +35,7 @@ def test_connection(config: RunConfig, out) -> ExitStatus:
     for line in report:
         print(line, file=out)
     if masters is not None:
-        print(f"cluster: {len(masters)} masters ({', '.join(masters)})", file=out)
+        print(f"cluster: {plural(len(masters), 'master')} ({', '.join(masters)})", file=out)
     return ExitStatus.OK
 
 
