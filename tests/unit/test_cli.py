@@ -73,12 +73,14 @@ def test_a_bare_harness_prints_the_short_usage(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["run", "-d", "3"], "unknown option -d: the short options are -c and -h; did you mean --db, --dry-run or --duration?"),
+    (["run", "-d", "3"],
+     "unknown option -d: the short options are -c and -h; did you mean --db, --dry-run or --duration?"),
     (["run", "--durration", "3"], "unknown option --durration on the command line; did you mean --duration?"),
     (["run", "--bogus", "1"], "unknown option --bogus on the command line"),
     (["run", "--dur", "3"], "option --dur is abbreviated (options are written in full); did you mean --duration?"),
     (["run", "--dur=3"], "option --dur is abbreviated (options are written in full); did you mean --duration?"),
-    (["run", "--thread", "2"], "option --thread is abbreviated (options are written in full); did you mean --threads-per-client?"),
+    (["run", "--thread", "2"],
+     "option --thread is abbreviated (options are written in full); did you mean --threads-per-client?"),
     (["run", "--duration"], "option --duration needs a value on the command line"),
     (["run", "-c"], "option -c needs a value (the INI file) on the command line"),
     (["run", "--dry-run=yes"], "option --dry-run takes no value"),
