@@ -11,11 +11,13 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 import traceback
 
 from docopt import DocoptExit, docopt
 
 from harness import __version__
+from harness import argv_check
 from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped
 from harness.logfile import SharedRotatingFileHandler
 from harness.redact import has_credentials, mask_text
@@ -36,27 +38,49 @@ EXIT_TEXT = """\
 Exit status:
   0    success
   1    a threshold failed (run); the target could not be reached (test-connection)
-  2    bad configuration or usage, or a pre-flight check refused the run before any load
+  2    bad configuration or usage (a bare `harness` too), or a pre-flight check refused the run
+       before any load
   3    the target was unreachable or the run failed (a client or the reporter died or hung)
   130  stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM"""
 
 
+USAGE_LINES = {
+    "run": "harness run [-c FILE] [--threshold=EXPR]... [options]",
+    "test-connection": "harness test-connection [-c FILE] [options]",
+    "compare": "harness compare BASELINE CURRENT [--max-regression=PCT] [--format=FORMAT]",
+}
+SHORT_USAGE = "\n".join([
+    "redis-harness: push a Redis server hard and report what it saw.",
+    "",
+    "Usage:",
+    *(f"  {line}" for line in USAGE_LINES.values()),
+    "  harness (-h | --help)",
+    "  harness --version",
+])
+HELP_HINT = "harness --help lists every option; harness run -c config/high_throughput.ini is a first run."
+
+
+def _choices(spec) -> list[str]:
+    """The help line's continuation naming a choice key's allowed values (the parser
+    knows them: p.choice describes itself as 'one of a, b, c')."""
+    describe = getattr(spec.parser, "describe", "")
+    if not describe.startswith("one of "):
+        return []
+    return textwrap.wrap("one of: " + describe[len("one of "):], width=79,
+                         initial_indent=" " * 32, subsequent_indent=" " * 32)
+
+
 def usage_text() -> str:
     lines = [
-        "redis-harness: push a Redis server hard and report what it saw.",
-        "",
-        "Usage:",
-        "  harness run [-c FILE] [--threshold=EXPR]... [options]",
-        "  harness test-connection [-c FILE] [options]",
-        "  harness compare BASELINE CURRENT [--max-regression=PCT]",
-        "  harness (-h | --help)",
-        "  harness --version",
+        SHORT_USAGE,
         "",
         "General options:",
         "  -c FILE, --config=FILE   INI file with [target], [run], [workload], [metrics], [thresholds].",
         "  --dry-run                Print the resolved configuration with each value's source;",
         "                           do not connect.",
-        "  --max-regression=PCT     compare: the largest slowdown allowed, in percent (default: 10).",
+        "  --max-regression=PCT     compare: the largest slowdown allowed, in percent (default: 10);",
+        "                           a larger one within the runs' per-second spread is noise.",
+        "  --format=FORMAT          compare: table or json (default: table).",
         "  -h, --help               Show this help.",
         "  --version                Show the version.",
     ]
@@ -67,6 +91,7 @@ def usage_text() -> str:
                 flag = f"{spec.option}={spec.metavar}" if spec.metavar else spec.option  # no metavar: a flag
                 default = spec.default if spec.default else "none"
                 lines.append(f"  {flag:<29} {spec.help} (default: {default}).")
+                lines += _choices(spec)
     lines += ["", "Precedence: defaults < INI file < environment < command line.", "", EXIT_TEXT]
     return "\n".join(lines)
 
@@ -75,28 +100,22 @@ USAGE = usage_text()
 
 
 def parse_argv(argv: list[str]) -> dict:
-    """docopt's result; usage errors become a one-line ConfigError."""
+    """docopt's result; a command line that does not parse is a UsageError naming the
+    first problem (argv_check), never docopt's bare "cannot match"."""
+    key_options = [spec.option for spec in KEYS]
+    argv_check.check(argv, key_options)
     try:
         return docopt(USAGE, argv=argv, default_help=False, version=None)
-    except DocoptExit as exc:
-        raise ConfigError(_usage_error(argv, str(exc))) from None
+    except DocoptExit:
+        raise argv_check.docopt_failure(argv, key_options) from None
 
 
-def _usage_error(argv: list[str], message: str) -> str:
-    known = ["--config", "--dry-run", "--help", "--version", "--max-regression"] + [spec.option for spec in KEYS]
-    for token in argv:
-        if token.startswith("--") and not any(o.startswith(token.split("=", 1)[0]) for o in known):
-            return f"unknown option {token.split('=', 1)[0]} on the command line; see harness --help"
-    first = message.strip().splitlines()[0] if message.strip() else ""
-    if first.endswith("requires argument"):
-        return f"option {first.split()[0]} needs a value on the command line; see harness --help"
-    commands = [token for token in argv if not token.startswith("-")]
-    if commands and commands[0] not in ("run", "test-connection", "compare"):
-        return f"unknown command {commands[0]!r}: use run, test-connection or compare; see harness --help"
-    if commands and commands[0] == "compare":
-        return "compare needs two result files: harness compare BASELINE.json CURRENT.json"
-    # argv itself is not echoed: it may hold a password.
-    return "cannot parse the command line; see harness --help"
+def usage_for(error: argv_check.UsageError) -> str:
+    """The usage line(s) printed under a command-line error: the command's own line, or
+    all of them when no command was recognised."""
+    if error.command in USAGE_LINES:
+        return f"usage: {USAGE_LINES[error.command]}   (harness --help lists every option)"
+    return "usage:\n" + "\n".join(f"  {line}" for line in USAGE_LINES.values())
 
 
 def options_given(arguments: dict) -> dict[str, str]:
@@ -192,6 +211,8 @@ def main(argv: list[str] | None = None, out=None, env=None) -> int:
         return _main(argv, out, env)
     except HarnessError as exc:
         print(f"harness: error: {mask_text(str(exc))}", file=sys.stderr)
+        if isinstance(exc, argv_check.UsageError):
+            print(usage_for(exc), file=sys.stderr)
         if _debug(argv, env):
             traceback.print_exc()
         return exc.status
@@ -222,14 +243,18 @@ def _main(argv: list[str], out, env) -> int:
     if "-h" in argv or "--help" in argv:
         print(USAGE, file=out)
         return ExitStatus.OK
+    if not argv:  # a bare `harness`: what it can do, in a few lines
+        print(f"{SHORT_USAGE}\n\n{HELP_HINT}", file=sys.stderr)
+        return ExitStatus.USAGE
     arguments = parse_argv(argv)
     if arguments["--version"]:
         print(f"harness {__version__}", file=out)
         return ExitStatus.OK
     if arguments["compare"]:
-        from harness.compare import compare_files
+        from harness.compare_output import compare_files
 
-        return compare_files(arguments["BASELINE"], arguments["CURRENT"], arguments["--max-regression"], out)
+        return compare_files(arguments["BASELINE"], arguments["CURRENT"], arguments["--max-regression"], out,
+                             arguments["--format"])
     config_file = arguments["--config"]
     config = resolve(config_file, env, options_given(arguments))
     setup_logging(config)

@@ -50,6 +50,7 @@ from harness.metrics import bind_listener, mark_dead, prepare_directory, push_me
 from harness.destinations import with_default_output
 from harness.preflight import check_memory, check_output
 from harness.plan import Plan, make_plan
+from harness.plural import plural
 from harness.reporter import ReporterContext, reporter_main
 from harness.results import harness_block, write_result
 from harness.run_user import RunUser
@@ -99,9 +100,9 @@ def run(config: RunConfig, out=None) -> ExitStatus:
 def _run(config: RunConfig, plan: Plan, run_id: str, prefix: str, listener) -> ExitStatus:
     with open_target(config) as endpoint, contextlib.ExitStack() as owned:
         log.info(
-            "run %s: %s on %s with %d client processes x %d connections (%d threads each), keys under %r",
-            run_id, config.workload, endpoint.describe(), plan.processes, plan.connections_per_process,
-            plan.threads_per_process, prefix,
+            "run %s: %s on %s with %s x %s (%s each), keys under %r",
+            run_id, config.workload, endpoint.describe(), plural(plan.processes, "client process"),
+            plural(plan.connections_per_process, "connection"), plural(plan.threads_per_process, "thread"), prefix,
         )
         try:
             client = connect(endpoint, config.connect_retries)
@@ -289,7 +290,8 @@ class Supervisor:
         """After a signal this only hastens the stop the user asked for (the status stays
         130/143); otherwise the run could not end by itself: status 3."""
         pids = ", ".join(str(client.pid) for client in lingering)
-        log.warning("%d client processes (pids %s) %s; killing them", len(lingering), pids, why)
+        log.warning("%s (%s %s) %s; killing them", plural(len(lingering), "client process"),
+                    "pid" if len(lingering) == 1 else "pids", pids, why)
         if not self.signalled:
             self.failures.append(f"client processes (pids {pids}) {why}; killed")
         self.killed = True
@@ -393,8 +395,8 @@ def _cluster_or_not(client, config: RunConfig, endpoint: Endpoint) -> Endpoint:
         raise ConfigError(f"db = {endpoint.db} ({config.source('db')}): a Redis Cluster has database 0 only")
     endpoint = replace(endpoint, cluster=True)
     masters = cluster_masters(endpoint)
-    log.info("Redis Cluster: %d masters (%s); each connection links to every master",
-             len(masters), ", ".join(masters))
+    log.info("Redis Cluster: %s (%s); each connection links to every master",
+             plural(len(masters), "master"), ", ".join(masters))
     return endpoint
 
 
@@ -446,7 +448,7 @@ def _cleanup(endpoint: Endpoint, config: RunConfig, prefix: str) -> None:
             removed = delete_keys(client, prefix)
         finally:
             client.close()
-        log.info("cleanup: removed %d keys under %r", removed, prefix)
+        log.info("cleanup: removed %s under %r", plural(removed, "key"), prefix)
     except (HarnessError, redis.RedisError) as exc:
         reason = str(exc) if isinstance(exc, HarnessError) else explain_failure(exc)[0]
         log.warning("cleanup of keys under %r failed: %s", prefix, reason)

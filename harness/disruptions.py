@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.plural import plural
+
 # Spans this close together count as one disruption (connections reconnect one by one).
 GAP = 1.0
 # A run that flaps for days keeps at most this many disruptions (the latest are merged in).
@@ -88,5 +90,5 @@ def describe(entry: dict) -> str:
     """One summary line for a disruption from report()."""
     after = entry["recovered_after_s"]
     outcome = f"served again after {after:.3f} s" if after is not None else "not served again before the end"
-    return (f"disruption at {entry['at_s']:.1f} s: {entry['failed_operations']:,} operations failed or unanswered "
-            f"on {entry['connections']} connections; {outcome}")
+    return (f"disruption at {entry['at_s']:.1f} s: {plural(entry['failed_operations'], 'operation')} failed or "
+            f"unanswered on {plural(entry['connections'], 'connection')}; {outcome}")

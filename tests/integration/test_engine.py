@@ -51,8 +51,13 @@ def test_process_tree_and_named_connections(redis_server, tmp_path):
     before = commandstats(client)
     run = Running(redis_server, tmp_path, "--client-instances", "3", "--connections-per-client", "4",
                   "--threads-per-client", "2", "--duration", "60")
+    # harness:acl keeps the per-run ACL user on a server that restarts (harness.run_user).
+    # It is a fresh interpreter that names itself once its imports are done, which on a
+    # busy machine can be after the first live line: wait for that, not for a time.
+    deadline = time.monotonic() + 30
+    while "python" in [child.name() for child in run.children] and time.monotonic() < deadline:
+        time.sleep(0.05)
     names = sorted(child.name() for child in run.children)
-    # harness:acl keeps the per-run ACL user on a server that restarts (harness.run_user)
     assert names == ["harness:acl", "harness:client0", "harness:client1", "harness:client2", "harness:report"]
     names = [entry["name"] for entry in client.client_list() if entry["name"].startswith("harness-")]
     connections = [name for name in names if CONNECTION_NAME.match(name)]

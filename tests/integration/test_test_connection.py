@@ -1,12 +1,14 @@
 """`harness test-connection` against real redis-server processes (never the one on 6379)."""
 
+import shlex
 import subprocess
+import sys
 import time
 
 import pytest
 
 from harness.embedded import free_port
-from tests.conftest import client_for, clean_env, harness_command, run_harness
+from tests.conftest import REPO_ROOT, client_for, clean_env, harness_command, run_harness
 
 
 def port_args(server):
@@ -53,6 +55,52 @@ def test_nothing_listening():
     done = run_harness("test-connection", "--port", str(port), "--connect-retries", "1")
     line = failure_line(done)
     assert f"localhost:{port} after 2 attempts: connection refused" in line
+
+
+def test_nothing_listening_on_a_port_from_the_environment():
+    # The default target is overridden only the normal way (here HARNESS_PORT), and an
+    # explicit target never falls back to a private server.
+    port = free_port()
+    done = run_harness("test-connection", env=clean_env(HARNESS_PORT=str(port), HARNESS_CONNECT_RETRIES="0"))
+    line = failure_line(done)
+    assert line == f"harness: test-connection failed: cannot connect to redis://localhost:{port}: " \
+                   "connection refused (nothing listening?)"
+    assert "private redis-server" not in done.stderr
+
+
+def in_private_network(script: str):
+    """Run `script` (sh) where localhost is a loopback of its own (unshare -rn): its
+    6379 is free and the machine's Redis on 6379 can be neither seen nor touched."""
+    return subprocess.run(["unshare", "-rn", "sh", "-c", "ip link set lo up && " + script],
+                          capture_output=True, text=True, timeout=120, env=clean_env(), cwd=REPO_ROOT)
+
+
+def test_nothing_configured_and_nothing_on_6379_fails_without_starting_a_server():
+    done = in_private_network("exec " + shlex.join(harness_command("test-connection")))
+    line = failure_line(done)
+    assert line == ("harness: test-connection failed: cannot connect to redis://localhost:6379 after 4 attempts: "
+                    "connection refused (nothing listening?); no target is configured, so this checked the "
+                    "default localhost:6379 (harness run would start a private redis-server instead when "
+                    "nothing answers there)")
+    assert done.stdout == ""
+
+
+def test_nothing_configured_checks_the_server_on_6379(tmp_path):
+    # In the private network a redis-server on 6379 is the "machine's Redis": it is the
+    # one reported, and no private server is started beside it.
+    script = tmp_path / "check.py"
+    script.write_text(
+        "import subprocess, sys\n"
+        "from harness.embedded import EmbeddedServer\n"
+        "with EmbeddedServer(port=6379) as server:\n"
+        f"    done = subprocess.run({harness_command('test-connection')!r}, capture_output=True, text=True)\n"
+        "sys.stdout.write(done.stdout); sys.stderr.write(done.stderr); sys.exit(done.returncode)\n"
+    )
+    done = in_private_network(shlex.join([sys.executable, str(script)]))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "target: redis://localhost:6379" and "role: master" in lines
+    assert "private redis-server" not in done.stderr
 
 
 def test_wrong_password(redis_server_factory):

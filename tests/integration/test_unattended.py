@@ -158,3 +158,61 @@ def test_soak_script_locks_keeps_results_and_passes_the_status(redis_server, tmp
         time.sleep(1.1)
         soak(config.with_name("soak.ini"), results, {"SOAK_KEEP": "2"})
     assert len(list(results.glob("soak-*.json"))) == 2
+
+
+def _soak_copy(tmp_path):
+    """soak.sh copied to tmp_path/scripts, where no .venv is beside it."""
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    copy = scripts / "soak.sh"
+    shutil.copy(SOAK, copy)
+    return copy
+
+
+def _soak_without_harness_variable(script, config, results, path):
+    env = {k: v for k, v in clean_env(PATH=path).items() if k != "HARNESS"}
+    return subprocess.run(["bash", str(script), str(config), str(results)], env=env, cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_soak_finds_the_harness_beside_it_or_on_path_and_says_when_neither(redis_server, tmp_path):
+    config = tmp_path / "soak.ini"
+    config.write_text(f"[target]\nport = {redis_server.port}\n[run]\nduration = 1\nrate = 500\n")
+    script = _soak_copy(tmp_path)
+    system_path = "/usr/bin:/bin"
+    assert shutil.which("harness", path=system_path) is None
+    done = _soak_without_harness_variable(script, config, tmp_path / "none", system_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"soak.sh: harness not found: not at {script.parent}/../.venv/bin/harness or {script.parent}/harness, "
+        "nor on PATH; install it (python3 -m venv .venv && .venv/bin/pip install .) or set HARNESS=/path/to/harness")
+    assert not (tmp_path / "none").exists()  # it stopped before making the results directory
+    # On PATH: the harness console script of the Python running these tests.
+    on_path = f"{os.path.dirname(sys.executable)}:{system_path}"
+    done = _soak_without_harness_variable(script, config, tmp_path / "path", on_path)
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "path").glob("soak-*.json"))) == 1
+    # Beside it: a virtual environment at scripts/../.venv, as the README's install makes.
+    venv_bin = tmp_path / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    os.symlink(os.path.join(os.path.dirname(sys.executable), "harness"), venv_bin / "harness")
+    done = _soak_without_harness_variable(script, config, tmp_path / "beside", system_path)
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "beside").glob("soak-*.json"))) == 1
+
+
+def test_soak_baseline_compare_passes_two_identical_runs(redis_server, tmp_path):
+    # Paced runs of 10 s: 8 whole seconds each give compare the per-second spread it
+    # weighs a change against, so the p99 of two like runs may differ and still pass.
+    config = tmp_path / "soak.ini"
+    config.write_text(f"[target]\nport = {redis_server.port}\n[run]\nduration = 10\nrate = 1000\n"
+                      "client_instances = 1\n[metrics]\nstats_interval = 5\n")
+    first = soak(config, tmp_path / "first")
+    assert first.returncode == 0, first.stderr
+    (baseline,) = (tmp_path / "first").glob("soak-*.json")
+    second = soak(config, tmp_path / "second", {"SOAK_BASELINE": str(baseline)})
+    assert second.returncode == 0, second.stdout + second.stderr
+    lines = second.stdout.splitlines()
+    assert lines[-1].startswith("no regression beyond 10%"), second.stdout
+    verdicts = [line.split()[-1] for line in lines if line.split()[1:2] in (["ops/s"], ["p50"], ["p99"])]
+    assert len(verdicts) == 9 and set(verdicts) <= {"ok", "noise"}, second.stdout

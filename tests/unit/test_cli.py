@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from harness import __version__
 from harness.cli import main
 from harness.settings import KEYS
@@ -47,3 +49,97 @@ def test_no_argparse_or_click_anywhere():
                 if name.endswith(".py"):
                     source = open(os.path.join(root, name), encoding="utf-8").read()
                     assert "import argparse" not in source and "import click" not in source, name
+
+
+def usage_error(capsys, *argv):
+    """(the error line, the lines under it) of a command line that does not parse."""
+    status = main(list(argv), out=io.StringIO(), env={})
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert status == 2, (status, captured.err)
+    assert lines[0].startswith("harness: error: ") and "Traceback" not in captured.err, captured.err
+    assert captured.out == ""
+    return lines[0][len("harness: error: "):], lines[1:]
+
+
+RUN_USAGE = "usage: harness run [-c FILE] [--threshold=EXPR]... [options]   (harness --help lists every option)"
+
+
+def test_a_bare_harness_prints_the_short_usage(capsys):
+    assert main([], out=io.StringIO(), env={}) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert "Usage:" in err and "  harness run [-c FILE] [--threshold=EXPR]... [options]" in err
+    assert err[-1].startswith("harness --help lists every option")
+    assert len(err) < 12  # the short usage, not the whole --help
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "-d", "3"],
+     "unknown option -d: the short options are -c and -h; did you mean --db, --dry-run or --duration?"),
+    (["run", "--durration", "3"], "unknown option --durration on the command line; did you mean --duration?"),
+    (["run", "--bogus", "1"], "unknown option --bogus on the command line"),
+    (["run", "--dur", "3"], "option --dur is abbreviated (options are written in full); did you mean --duration?"),
+    (["run", "--dur=3"], "option --dur is abbreviated (options are written in full); did you mean --duration?"),
+    (["run", "--thread", "2"],
+     "option --thread is abbreviated (options are written in full); did you mean --threads-per-client?"),
+    (["run", "--duration"], "option --duration needs a value on the command line"),
+    (["run", "-c"], "option -c needs a value (the INI file) on the command line"),
+    (["run", "--dry-run=yes"], "option --dry-run takes no value"),
+    (["run", "--format", "json"], "option --format applies to compare only"),
+    (["run", "extra"], "run takes no arguments besides options; a value with spaces needs quotes"),
+])
+def test_run_usage_errors_name_the_problem_and_show_the_usage_line(capsys, argv, message):
+    line, under = usage_error(capsys, *argv)
+    assert line == message
+    assert under == [RUN_USAGE]
+
+
+def test_compare_usage_errors(capsys):
+    line, under = usage_error(capsys, "compare", "a.json")
+    assert line == "compare needs two result files: harness compare BASELINE.json CURRENT.json"
+    assert under == ["usage: harness compare BASELINE CURRENT [--max-regression=PCT] [--format=FORMAT]"
+                     "   (harness --help lists every option)"]
+    line, _ = usage_error(capsys, "compare", "a.json", "b.json", "--duration", "3")
+    assert line == "option --duration does not apply to compare"
+    line, _ = usage_error(capsys, "compare", "a.json", "b.json", "--max-reg=5")
+    assert line == "option --max-reg is abbreviated (options are written in full); did you mean --max-regression?"
+
+
+def test_unknown_or_missing_command_lists_every_usage_line(capsys):
+    line, under = usage_error(capsys, "rnu")
+    assert line == "unknown command 'rnu': use run, test-connection or compare; did you mean run?"
+    assert under[0] == "usage:" and len(under) == 4 and "harness compare" in under[3]
+    line, _ = usage_error(capsys, "--dry-run")
+    assert line == "no command given: use run, test-connection or compare"
+
+
+def test_option_values_that_look_like_options_are_values(capsys):
+    # A value is never taken for an option: `--key-prefix --x` and `--output -` are fine.
+    out = io.StringIO()
+    assert main(["run", "--dry-run", "--key-prefix", "--x:", "--output", "-", "-c", "config/soak.ini"],
+                out=out, env={}) == 0, capsys.readouterr().err
+    assert "key_prefix = --x:" in out.getvalue()
+
+
+def test_help_lists_the_allowed_values_of_every_choice_key():
+    out = io.StringIO()
+    assert main(["--help"], out=out, env={}) == 0
+    text = " ".join(out.getvalue().split())
+    choice_keys = [spec for spec in KEYS if getattr(spec.parser, "describe", "").startswith("one of ")]
+    assert {spec.name for spec in choice_keys} >= {"workload", "key_distribution", "log_level", "otlp_protocol"}
+    for spec in choice_keys:
+        allowed = spec.parser.describe[len("one of "):]
+        assert f"one of: {allowed}" in text, spec.name
+    assert all(len(line) <= 110 for line in out.getvalue().splitlines() if "one of:" in line)
+
+
+def test_plurals_in_messages():
+    from harness.disruptions import describe
+    from harness.plural import plural
+
+    assert plural(1, "client process") == "1 client process"
+    assert plural(2, "client process") == "2 client processes"
+    assert plural(0, "connection") == "0 connections"
+    assert plural(1234, "operation") == "1,234 operations"
+    line = describe({"at_s": 1.0, "failed_operations": 1, "connections": 1, "recovered_after_s": 0.5})
+    assert "1 operation failed or unanswered on 1 connection;" in line

@@ -228,16 +228,7 @@ def test_malformed_config_file(capsys, tmp_path):
     assert "malformed config file" in line and "duration" in line and "line 3" in line
 
 
-def test_unknown_option(capsys):
-    assert "unknown option --bogus on the command line" in bad(capsys, "run", "--bogus", "1")
-
-
-def test_option_without_value(capsys):
-    assert "option --duration needs a value" in bad(capsys, "run", "--duration")
-
-
-def test_unknown_command(capsys):
-    assert "unknown command 'frob'" in bad(capsys, "frob")
+# Command-line mistakes (unknown, abbreviated or misplaced options) are in test_cli.py.
 
 
 def test_debug_log_level_shows_traceback_for_bad_input(capsys):

@@ -1,0 +1,119 @@
+"""Command-line mistakes, named one at a time before docopt sees the arguments.
+
+docopt-ng says only that it cannot match a pattern, and it takes any unambiguous
+prefix of a long option (`--dur 3` becomes `--duration 3`), which hides typos in
+scripts that outlive the option list. So the arguments are walked here first: every
+long option must be spelled out, belong to the command, and an unknown one gets the
+nearest known names (difflib). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from harness.errors import ConfigError
+
+COMMANDS = ("run", "test-connection", "compare")
+# Options of compare only, of run and test-connection only, and of any command.
+COMPARE_OPTIONS = {"--max-regression": True, "--format": True}  # name -> takes a value
+ANYWHERE = {"--help": False, "--version": False}
+SHORT = {"-c": "--config", "-h": "--help"}
+
+
+class UsageError(ConfigError):
+    """A command line that does not parse: main() prints the usage line under it."""
+
+    def __init__(self, message: str, command: str | None = None):
+        super().__init__(message)
+        self.command = command
+
+
+def run_options(key_options: list[str]) -> dict[str, bool]:
+    options = {option: True for option in key_options}
+    options.update({"--config": True, "--dry-run": False})
+    return options
+
+
+def _either(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _suggest(name: str, known: list[str], cutoff: float = 0.8) -> str:
+    # 0.8 for options: among 70 long names a lower bar suggests unrelated ones.
+    close = difflib.get_close_matches(name, known, n=3, cutoff=cutoff)
+    return "; did you mean " + _either(close) + "?" if close else ""
+
+
+def _command(argv: list[str], valued: set[str]) -> str | None:
+    """The first word that is not an option or an option's value."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--":
+            return None
+        elif token.startswith("-") and token != "-":
+            skip = token in valued or token == "-c"
+        else:
+            return token
+    return None
+
+
+def check(argv: list[str], key_options: list[str]) -> None:
+    """Raise UsageError for the first option that is unknown, abbreviated, misplaced or
+    missing its value; leave the rest (positional arguments) to docopt."""
+    for_run = run_options(key_options)
+    every = {**for_run, **COMPARE_OPTIONS, **ANYWHERE}
+    command = _command(argv, {name for name, valued in every.items() if valued})
+    allowed = {**(COMPARE_OPTIONS if command == "compare" else for_run), **ANYWHERE}
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        index += 1
+        if token == "--":  # everything after it is positional
+            return
+        if not token.startswith("-") or token == "-":
+            continue
+        if not token.startswith("--"):
+            name = SHORT.get(token[:2])
+            if name is None:
+                # -d 3: perhaps a long option's initial; name the ones it could be.
+                similar = sorted(o for o in allowed if o.startswith("--" + token[1:2]))
+                hint = "; did you mean " + _either(similar) + "?" if similar else ""
+                raise UsageError(f"unknown option {token[:2]}: the short options are -c and -h{hint}", command)
+            if name == "--config" and len(token) == 2:
+                if index >= len(argv):
+                    raise UsageError("option -c needs a value (the INI file) on the command line", command)
+                index += 1  # -c FILE
+            continue
+        name, has_value = token.split("=", 1)[0], "=" in token
+        if name not in every:
+            prefixed = sorted(o for o in every if o.startswith(name))
+            if prefixed:
+                raise UsageError(f"option {name} is abbreviated (options are written in full); "
+                                 f"did you mean {_either(prefixed)}?", command)
+            raise UsageError(f"unknown option {name} on the command line{_suggest(name, list(allowed))}", command)
+        if name not in allowed:
+            where = "does not apply to compare" if command == "compare" else "applies to compare only"
+            raise UsageError(f"option {name} {where}", command)
+        if every[name] and not has_value:
+            if index >= len(argv):
+                raise UsageError(f"option {name} needs a value on the command line", command)
+            index += 1
+        elif not every[name] and has_value:
+            raise UsageError(f"option {name} takes no value", command)
+
+
+def docopt_failure(argv: list[str], key_options: list[str]) -> UsageError:
+    """What docopt could not match once every option is known: the command or the
+    positional arguments. argv itself is not echoed: it may hold a password."""
+    valued = {name for name, v in {**run_options(key_options), **COMPARE_OPTIONS}.items() if v}
+    command = _command(argv, valued)
+    if command is None:
+        return UsageError("no command given: use run, test-connection or compare", None)
+    if command not in COMMANDS:
+        close = _suggest(command, list(COMMANDS), cutoff=0.6)
+        return UsageError(f"unknown command {command!r}: use run, test-connection or compare{close}", None)
+    if command == "compare":
+        return UsageError("compare needs two result files: harness compare BASELINE.json CURRENT.json", command)
+    return UsageError(f"{command} takes no arguments besides options; a value with spaces needs quotes", command)
