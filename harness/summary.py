@@ -10,6 +10,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
+from harness.plural import plural
 from harness import histogram
 from harness.results import command_block
 from harness.tables import fitted_table
@@ -68,12 +69,12 @@ def notes(stats, pubsub: dict | None, paced: bool) -> list[str]:
                      "operation's intended start)")
     if stats.total_indeterminate:
         causes = ", ".join(f"{cause} {n:,}" for cause, n in sorted(stats.indeterminate_by_type().items()))
-        lines.append(f"indeterminate: {stats.total_indeterminate:,} operations written on connections that "
-                     f"failed before replying ({causes}); the server may or may not have run them")
+        lines.append(f"indeterminate: {plural(stats.total_indeterminate, 'operation')} written on connections "
+                     f"that failed before replying ({causes}); the server may or may not have run them")
     if pubsub is not None:
         latency = pubsub["latency"]
         lines.append(
-            f"pub/sub: published {pubsub['published']:,} x {pubsub['subscribers']} subscribers = "
+            f"pub/sub: published {pubsub['published']:,} x {plural(pubsub['subscribers'], 'subscriber')} = "
             f"{pubsub['expected']:,} expected, received {pubsub['received']:,}, lost {pubsub['lost']:,}, "
             f"out of order {pubsub['out_of_order']:,}; delivery p50 {latency.get('p50_ms', 0):.3f} ms, "
             f"p99 {latency.get('p99_ms', 0):.3f} ms"
