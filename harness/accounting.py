@@ -15,6 +15,7 @@ from harness.stats import CommandStats
 
 
 def count_sent(stats: CommandStats, names: tuple, batch) -> None:
+    """The batch was written (counted when it ends: answered or lost)."""
     sent = stats.bytes_sent
     for name_id, _, size in batch.per_id:
         sent[names[name_id]] += size
@@ -22,13 +23,14 @@ def count_sent(stats: CommandStats, names: tuple, batch) -> None:
 
 def count_answered(stats: CommandStats, names: tuple, batch, failed: dict | None, latency_index: int,
                    service_index: int) -> None:
-    """The batch's last reply is in. Successes, latency and service time are added per
-    command id at once; the positions in `failed` (error replies, already counted as
-    errors) move to error latency."""
-    ok, latency, service = stats.ok, stats.latency, stats.service
-    for name_id, count, _ in batch.per_id:
+    """The batch's last reply is in. Request bytes, successes, latency and service time
+    are added per command id at once; the positions in `failed` (error replies, already
+    counted as errors) move to error latency."""
+    ok, latency, service, sent = stats.ok, stats.latency, stats.service, stats.bytes_sent
+    for name_id, count, size in batch.per_id:
         name = names[name_id]
         ok[name] += count
+        sent[name] += size
         counts = latency.get(name)
         if counts is None:
             counts = latency[name] = {}
@@ -57,6 +59,7 @@ def count_lost(stats: CommandStats, names: tuple, batch, failed: dict | None, un
     """The batch ended without all its replies: written and unanswered positions are
     indeterminate, unsent ones errors of `cause`, the rest were answered (successes
     unless they were error replies, already counted)."""
+    count_sent(stats, names, batch)
     failed = failed or {}
     for position, name_id in enumerate(batch.ids):
         if position in unanswered:

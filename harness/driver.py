@@ -36,11 +36,11 @@ from dataclasses import dataclass
 import redis
 from hiredis import ReplyError
 
-from harness.accounting import count_answered, count_error, count_lost, count_sent
+from harness.accounting import count_answered, count_error, count_lost
 from harness.channel import ASKING_REPLY
 from harness.coordination import Clock, Control, Report
 from harness.errors import TargetError
-from harness.histogram import index_of
+from harness.histogram import EXACT_BELOW, index_of
 from harness.pacing import RateProfile, Schedule
 from harness.router import FIRST_BACKOFF, Connection, SendFailed
 from harness.stats import CommandStats, error_type, reply_error_type
@@ -101,6 +101,7 @@ class Driver:
         self.now = now  # injected in tests
         self.sleep = sleep
         self.read_lazily = settings.read_lazily and self.schedule.open_loop
+        self.sample_ratio, self.reconnect_on = settings.sample_ratio, settings.reconnect_on
         self.pid = os.getpid()  # with a connection's number, names it in disruption reports
         self.rng = random.Random(settings.seed)
         self.round = 0
@@ -214,7 +215,6 @@ class Driver:
             batch = next_batch(size, connection.number)
             # An operation belongs to the results when its intended start is after warmup.
             measured = intended >= warmup_end
-            count_sent(self.stats if measured else self.warmup, self.names, batch)
             connection.batch = batch
             connection.remaining = len(batch.ids)
             connection.failed = connection.redirects = None
@@ -330,9 +330,11 @@ class Driver:
         command."""
         batch, failed, names = connection.batch, connection.failed, self.names
         done = max(done, connection.sent_at)  # a kernel stamp read on another clock may be a hair early
-        count_answered(stats, names, batch, failed, index_of(int((done - connection.started) * 1_000_000)),
-                       index_of(int((done - connection.sent_at) * 1_000_000)))
-        if self.settings.sample_ratio and self.rng.random() < self.settings.sample_ratio \
+        latency = int((done - connection.started) * 1_000_000)
+        service = int((done - connection.sent_at) * 1_000_000)
+        count_answered(stats, names, batch, failed, latency if latency < EXACT_BELOW else index_of(latency),
+                       service if service < EXACT_BELOW else index_of(service))
+        if self.sample_ratio and self.rng.random() < self.sample_ratio \
                 and len(stats.samples) < MAX_SAMPLES:
             kind = next(iter(failed.values())) if failed else ""
             stats.samples.append((names[batch.ids[0]], connection.started, done, kind))
@@ -346,7 +348,7 @@ class Driver:
             stats.disruptions.append((connection.failing_since, done, connection.failing_errors,
                                       (self.pid, connection.number)))
             connection.failing_since, connection.failing_errors = None, 0
-        reconnect_on = self.settings.reconnect_on
+        reconnect_on = self.reconnect_on
         if failed and reconnect_on and not reconnect_on.isdisjoint(failed.values()) or connection in self.moving:
             # Reopen: its last batch said so (READONLY behind Sentinel), or the master moved.
             self.moving.discard(connection)

@@ -24,6 +24,11 @@ _SUB_BUCKET_MASK = (1 << (_HALF_MAGNITUDE + 1)) - 1
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99, 100.0)
 
 
+# Below this many microseconds a value is its own index (bucket 0 holds every value
+# exactly), so the hot loop looks index_of up only above it.
+EXACT_BELOW = 1 << (_HALF_MAGNITUDE + 1)
+
+
 def index_of(micros: int) -> int:
     """HdrHistogram's counts index for a value (clamped to 1 us .. 60 s)."""
     if micros > HIGHEST_US:

@@ -115,9 +115,12 @@ class ListOperations(_ShapedWorkload):
             return np.empty(0, dtype=np.int64)
         order = np.argsort(lists, kind="stable")
         ordered = lists[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        first = np.empty(len(lists), dtype=bool)  # where a list's changes start, in list order
+        first[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+        positions = np.arange(len(lists))
         ranks = np.empty(len(lists), dtype=np.int64)
-        ranks[order] = np.arange(len(lists)) - np.repeat(starts, np.diff(np.r_[starts, len(lists)]))
+        ranks[order] = positions - np.maximum.accumulate(np.where(first, positions, 0))
         lengths, limit = self._lengths, self._limit
         choices = np.empty(len(lists), dtype=np.int64)
         sizes = np.bincount(ranks)
