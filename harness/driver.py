@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import redis
 from hiredis import ReplyError
 
-from harness.accounting import count_answered, count_error, count_lost
+from harness.accounting import Tally, count_answered, count_error, count_lost
 from harness.channel import ASKING_REPLY
 from harness.coordination import Clock, Control, Report
 from harness.errors import TargetError
@@ -112,6 +112,8 @@ class Driver:
         self.busy = 0  # connections with a batch in flight
         self.stats = CommandStats()
         self.warmup = CommandStats()
+        self.tally = Tally(len(self.names))  # answered batches, settled into stats when published
+        self.warmup_tally = Tally(len(self.names))
         self.max_lag = 0.0
         self.last_reply = 0.0
         self.down_since: float | None = None
@@ -332,7 +334,8 @@ class Driver:
         done = max(done, connection.sent_at)  # a kernel stamp read on another clock may be a hair early
         latency = int((done - connection.started) * 1_000_000)
         service = int((done - connection.sent_at) * 1_000_000)
-        count_answered(stats, names, batch, failed, latency if latency < EXACT_BELOW else index_of(latency),
+        count_answered(self.tally if connection.measured else self.warmup_tally, stats, names, batch, failed,
+                       latency if latency < EXACT_BELOW else index_of(latency),
                        service if service < EXACT_BELOW else index_of(service))
         if self.sample_ratio and self.rng.random() < self.sample_ratio \
                 and len(stats.samples) < MAX_SAMPLES:
@@ -447,6 +450,8 @@ class Driver:
 
     # -- reporting --------------------------------------------------------------------
     def _publish(self, now: float, final: bool = False) -> None:
+        self.tally.settle(self.stats, self.names)
+        self.warmup_tally.settle(self.warmup, self.names)
         connected = sum(1 for connection in self.connections if connection.open)
         self.outbox.put(Report(self.settings.thread, self.round, self.stats, self.warmup, self.schedule.lag(now),
                                self.max_lag, connected, self.last_reply, final))
