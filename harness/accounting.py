@@ -2,7 +2,8 @@
 the driver learns reply by reply - null replies, redirections, replies per node - it
 adds where it parses them, so a reply costs no call.)
 
-Runs in a worker thread, on the stats object it owns for the interval. Every command
+Runs in a worker thread, on the stats object (and Tally, for answered batches) it owns
+for the interval. Every command
 of a batch ends up in exactly one of: ok (answered without error), errors (answered
 with an error reply, or never written), indeterminate (written, and the connection
 died or timed out before the reply). Latency runs from the batch's intended start;

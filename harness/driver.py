@@ -7,17 +7,21 @@ thread except the Control flags and the outbox the process drains.
 
 Each connection carries at most one batch (`pipeline` operations) in flight. A turn
 sends a batch on every ready connection that is due, then waits on epoll for replies,
-so a thread with k connections keeps k batches in flight. Batches come from the
-workload (workloads.base: next_batch), go out through the router (one node, Sentinel's
-master, or a Redis Cluster's slot owners: harness.router), one write per node, and
-replies are parsed per channel (harness.channel).
+so a thread with k connections keeps k batches in flight. A paced thread on plain TCP
+instead sleeps until its next batch is due and then reads what came meanwhile, timed by
+the kernel's arrival stamps (harness.channel): on a virtual machine a wake-up costs as
+much CPU as a few operations. Batches come from the workload (workloads.base:
+next_batch), go out through the router (one node, Sentinel's master, or a Redis
+Cluster's slot owners: harness.router), one write per node, and replies are parsed per
+channel (harness.channel).
 
-One accounting path (harness.accounting): a batch's successes, latency (from its
-intended start) and service time (from its write) are added per command id when its
-last reply is in; error replies, null replies and redirections as they are parsed. Operations written on
-a connection that dies (or stays silent for socket_timeout) before their replies come
-are `indeterminate`: the server may or may not have run them. Operations that could not
-be written at all fail as `connection` errors.
+One accounting path (harness.accounting): a batch's successes, request bytes, latency
+(from its intended start) and service time (from its write) are added per command id
+to a Tally when its last reply is in, and settled into CommandStats when published;
+error replies, null replies and redirections are added as they are parsed. Operations
+written on a connection that dies (or stays silent for socket_timeout) before their
+replies come are `indeterminate`: the server may or may not have run them. Operations
+that could not be written at all fail as `connection` errors.
 
 A connection that fails is closed and reopened with backoff (50 ms doubling to 500 ms)
 while the others carry on. If a thread has had no working connection for

@@ -36,7 +36,7 @@ def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: d
         "max_schedule_lag_seconds": round(state.max_lag, 6),
     }
     if state.target is not None:
-        block["run"]["target"] = {"rate": config.rate, "stages": [list(stage) for stage in config.stages]}
+        block["run"]["target_rate"] = {"rate": config.rate, "stages": [list(stage) for stage in config.stages]}
     # None when a client process was killed before it reported its CPU time.
     cost = None if ops_per_cpu is None else round(ops_per_cpu, 1)
     block["resources"] = dict(resources, ops_per_harness_cpu_second=cost,

@@ -136,7 +136,7 @@ def test_stages_hold_each_stage_and_ramp_within_two_percent(redis_server, tmp_pa
     for got, want in zip(per_second, targets):
         assert abs(got - want) <= 0.02 * want, per_second
     result = document["harness"]
-    assert result["run"]["target"] == {"rate": 1000, "stages": [[2, 1000], [2, 3000], [2, 3000]]}
+    assert result["run"]["target_rate"] == {"rate": 1000, "stages": [[2, 1000], [2, 3000], [2, 3000]]}
     # the live lines (not a terminal here: one line a second) show the target beside the rate
     assert re.search(r"ops/s \(target 3,000\)", done.stdout), done.stdout
     assert result["totals"]["count"] == delta(before, commandstats(client), "SET") + delta(
