@@ -70,7 +70,6 @@ class TargetGone(TargetError):
 class DriverSettings:
     pipeline: int
     quota: int  # operations to send; -1 = no limit
-    rate: float  # operations per second; 0 = closed loop (unless a profile is given)
     offset: float  # this thread's schedule starts this long after the clock's start
     outage_budget: float
     thread: int = 0
@@ -84,7 +83,7 @@ class DriverSettings:
     # replies that came meanwhile then, timed by their arrival (harness.channel), rather
     # than waking for every reply: a wake-up costs more than the operation it serves.
     read_lazily: bool = False
-    profile: RateProfile | None = None  # this thread's target rate over time (else `rate`)
+    profile: RateProfile | None = None  # this thread's target rate over time; None: closed loop
 
 
 class Driver:
@@ -97,7 +96,7 @@ class Driver:
         self.settings = settings
         self.pipeline = settings.pipeline
         self.quota = settings.quota
-        self.schedule = Schedule(settings.rate, settings.pipeline, clock.start + settings.offset, clock.deadline,
+        self.schedule = Schedule(0.0, settings.pipeline, clock.start + settings.offset, clock.deadline,
                                  settings.profile)
         self.clock = clock
         self.control = control

@@ -39,6 +39,10 @@ class RateProfile:
         """The run's target (rate and stages); None for a closed loop."""
         return cls(config.rate, config.stages) if config.rate > 0 or config.stages else None
 
+    def peak(self) -> float:
+        """The highest rate the profile reaches."""
+        return max(max(low, high) for _, _, low, high, _ in self.segments)
+
     def rate_at(self, elapsed: float) -> float:
         """The target rate `elapsed` seconds after the start (0 after the last stage)."""
         for begin, end, low, high, _ in self.segments:

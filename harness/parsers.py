@@ -276,25 +276,36 @@ def _url_db(parts, expected: str) -> int | None:
     return int(raw)
 
 
+def _pairs(value: str, expected: str, parse_pair: Callable[[str, str], tuple]) -> tuple[tuple, ...]:
+    """A comma-separated list of LEFT:RIGHT, each made by parse_pair (which raises
+    ValueError for a bad one); any bad part is the one error `expected ...`."""
+    pairs = []
+    try:
+        for part in value.split(","):
+            left, sep, right = part.strip().partition(":")
+            if not sep:
+                raise ValueError
+            pairs.append(parse_pair(left.strip(), right))
+    except ValueError:
+        raise ValueError(f"expected {expected}") from None
+    return tuple(pairs)
+
+
 def weights(*allowed: str) -> Parser:
     """NAME:WEIGHT,... with names from `allowed` (case-insensitive) and weights > 0."""
     expected = "a list NAME:WEIGHT,... with names from " + ", ".join(allowed)
 
+    def weighted(name: str, weight_text: str) -> tuple[str, float]:
+        name, weight = name.upper(), float(weight_text)
+        if name not in allowed or not (math.isfinite(weight) and weight >= 0):
+            raise ValueError
+        return name, weight
+
     def parse(value: str) -> tuple[tuple[str, float], ...]:
-        pairs = []
-        try:
-            for part in value.split(","):
-                name, sep, weight_text = part.strip().partition(":")
-                name = name.strip().upper()
-                weight = float(weight_text)
-                if not sep or name not in allowed or not (math.isfinite(weight) and weight >= 0):
-                    raise ValueError
-                pairs.append((name, weight))
-        except ValueError:
-            raise ValueError(f"expected {expected}") from None
+        pairs = _pairs(value, expected, weighted)
         if not any(weight > 0 for _, weight in pairs):
             raise ValueError(f"expected {expected}, with at least one weight above 0")
-        return tuple(pairs)
+        return pairs
 
     return _named(expected, parse)
 
@@ -307,25 +318,22 @@ def stages() -> Parser:
     rate linearly to RATE over DURATION (30s, 2m, 1h, 500ms or plain seconds)."""
     expected = "a list DURATION:RATE,... such as 30s:1000,60s:5000,30s:0 (durations > 0, rates >= 0)"
 
+    def stage(length_text: str, rate_text: str) -> tuple[float, float]:
+        length_text = length_text.lower()
+        unit = next((u for u in ("ms", "s", "m", "h") if length_text.endswith(u)), "")
+        seconds = float(length_text[:len(length_text) - len(unit)]) * _STAGE_UNITS.get(unit, 1.0)
+        rate = float(rate_text)
+        if not (math.isfinite(seconds) and seconds > 0 and math.isfinite(rate) and rate >= 0):
+            raise ValueError
+        return seconds, rate
+
     def parse(value: str) -> tuple[tuple[float, float], ...]:
         if not value.strip():
             return ()
-        result = []
-        try:
-            for part in value.split(","):
-                length_text, sep, rate_text = part.strip().partition(":")
-                length_text = length_text.strip().lower()
-                unit = next((u for u in ("ms", "s", "m", "h") if length_text.endswith(u)), "")
-                seconds = float(length_text[:len(length_text) - len(unit)]) * _STAGE_UNITS.get(unit, 1.0)
-                rate = float(rate_text)
-                if not sep or not (math.isfinite(seconds) and seconds > 0 and math.isfinite(rate) and rate >= 0):
-                    raise ValueError
-                result.append((seconds, rate))
-        except ValueError:
-            raise ValueError(f"expected {expected}") from None
+        result = _pairs(value, expected, stage)
         if not any(rate > 0 for _, rate in result):
             raise ValueError(f"expected {expected}, with a rate above 0 somewhere")
-        return tuple(result)
+        return result
 
     return _named(expected, parse)
 

@@ -142,7 +142,7 @@ def _run(ctx: ClientContext) -> None:
         router = ClusterRouter(poller, Topology(ctx.endpoint), stamped=read_lazily) if ctx.endpoint.cluster \
             else NodeRouter(poller, stamped=read_lazily)
         settings = DriverSettings(
-            pipeline=config.pipeline, quota=share.quota, rate=share.rate, offset=_stagger(share, ctx.plan, config),
+            pipeline=config.pipeline, quota=share.quota, offset=_stagger(share, profile, ctx.plan, config),
             outage_budget=outage_budget, thread=share.thread,
             sample_ratio=config.trace_sample_ratio if config.otlp_endpoint else 0.0,
             seed=int(ctx.run_id, 16) + share.global_index,
@@ -297,9 +297,10 @@ def _send_and_count_on(conn: redis.Connection, batch: list[tuple], stats: Comman
     stats.batches += 1
 
 
-def _stagger(share: ThreadShare, plan: Plan, config: RunConfig) -> float:
-    """Spread threads' schedules over one interval so their sends do not bunch up."""
-    rate = share.rate or max((rate for _, rate in config.stages), default=0.0) / plan.total_threads
+def _stagger(share: ThreadShare, profile: RateProfile | None, plan: Plan, config: RunConfig) -> float:
+    """Spread threads' schedules over one interval (at the thread's highest rate) so
+    their sends do not bunch up."""
+    rate = profile.peak() if profile is not None else 0.0
     if not rate:
         return 0.0
     interval = config.pipeline / rate

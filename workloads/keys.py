@@ -175,13 +175,6 @@ class KeyNames:
         return [self.leads.take(np.where(large, LOW_KEYS + highs, lows), present),
                 self.tails.take(np.where(large, lows, -1), present)]
 
-    def bulks(self, indexes: np.ndarray) -> list[bytes]:
-        """The encoded names of these key indexes, one bytes object each."""
-        columns = self.columns(indexes)
-        if len(columns) == 1:
-            return columns[0][0].tolist()
-        return [lead + tail for lead, tail in zip(columns[0][0].tolist(), columns[1][0].tolist())]
-
     def names(self, indexes) -> list[bytes]:
         """The plain key names (for routing and checks), not encoded."""
         base = self.base

@@ -26,7 +26,6 @@ class ValuePool:
             for size in rng.integers(choice.low, choice.high + 1, count).tolist():
                 bulks.append(b"$%d\r\n%b\r\n" % (size, rng.bytes(size)))
                 weights.append(choice.weight / count)
-        self.bulks = bulks
         self.fragments = Fragments(bulks)
         self.largest = max(choice.high for choice in choices)
         self._rng = rng
@@ -38,21 +37,17 @@ class ValuePool:
         `present` is False)."""
         return self.fragments.take(self.picks(n), present)
 
-    def draw(self, n: int) -> list[bytes]:
-        """n encoded values, by the configured weights, one bytes object each."""
-        return self.take(n)[0].tolist()
-
     def picks(self, n: int) -> np.ndarray:
-        """n value numbers (indexes into bulks), by the configured weights."""
-        if len(self.bulks) == 1:
+        """n value numbers (indexes into the fragments table), by the configured weights."""
+        if len(self.fragments) == 1:
             return np.zeros(n, dtype=np.int64)
         picks = np.searchsorted(self._cumulative, self._rng.random(n), side="right")
-        return np.minimum(picks, len(self.bulks) - 1)
+        return np.minimum(picks, len(self.fragments) - 1)
 
     def value(self, pick: int) -> bytes:
         """Value number `pick`, not encoded (a copy: for preload and templates that embed
         a value in a longer argument)."""
-        encoded = self.bulks[pick]
+        encoded = self.fragments.items[pick]
         return encoded[encoded.index(b"\r\n") + 2:-2]
 
     def next_value(self) -> bytes:

@@ -19,6 +19,7 @@ from harness.channel import Channel
 from harness.coordination import Clock, Control
 from harness.driver import Driver, DriverSettings
 from harness.histogram import index_of, value_of
+from harness.pacing import RateProfile
 from harness.router import ClusterRouter, Connection, NodeRouter
 from harness.settings import resolve
 from workloads import WorkloadFactory, WorkloadSpec
@@ -136,8 +137,8 @@ def make_workload(name="basic_rw", cluster=False, **options):
 
 def make_driver(clock, workload, connections, router, quota=-1, rate=0.0, pipeline=1, deadline=float("inf"),
                 warmup_end=0.0, reply_timeout=float("inf")):
-    settings = DriverSettings(pipeline=pipeline, quota=quota, rate=rate, offset=0.0, outage_budget=5.0,
-                              reply_timeout=reply_timeout)
+    settings = DriverSettings(pipeline=pipeline, quota=quota, offset=0.0, outage_budget=5.0,
+                              reply_timeout=reply_timeout, profile=RateProfile(rate) if rate else None)
     return Driver(connections, workload, router, settings, Clock(clock.t, deadline, warmup_end), Control(),
                   queue.SimpleQueue(), now=clock)
 
