@@ -85,6 +85,9 @@ class CoreConfig:
     warmup: float = key("run", "0", p.number(), "seconds of load left out of the results", "SEC")
     ramp: float = key("run", "0", p.number(), "seconds to grow from one connection to all", "SEC")
     cpu_affinity: str = key("run", "none", p.choice("none", "auto"), "auto pins client processes to cores", "MODE")
+    dask: str = key("run", "", p.text(),
+                    "run shards on this Dask scheduler, e.g. tcp://host:8786 (needs the dask extra)", "ADDR")
+    shards: int = key("run", "1", p.integer(1, 1024), "shards of a --dask run, each on its own worker", "N")
     heartbeat_timeout: float = key(
         "run", "5", p.number(minimum=2), "seconds a client process may stay silent before it is killed (>= 2)", "SEC"
     )
@@ -119,6 +122,8 @@ class CoreConfig:
     csv: str = key("metrics", "", p.text(), "also write per-command and per-second figures as CSV", "FILE")
     # A flag on the command line (no metavar): --quiet.
     quiet: bool = key("metrics", "false", p.boolean(), "print only the final one-line summary", "")
+    progress: str = key("metrics", "auto", p.choice("auto", "json"),
+                        "live figures: auto = the live view; json = one JSON object per interval on stdout", "FORM")
     log_level: str = key("metrics", "info", p.choice("debug", "info", "warning", "error"), "log level", "LEVEL")
     log_file: str = key("metrics", "", p.text(), "also write the log here (rotated by size)", "FILE")
     log_max_bytes: int = key("metrics", "10485760", p.integer(1024), "rotate log_file at this size", "N")
@@ -460,6 +465,11 @@ def check_conflicts(config: RunConfig) -> None:
         raise ConfigError(
             f"key_prefix ({config.source('key_prefix')}) is {len(config.key_prefix.encode()):,} bytes long: "
             f"at most {MAX_KEY_PREFIX} (every key carries it)"
+        )
+    if config.shards > 1 and not config.dask:
+        raise ConfigError(
+            f"shards = {config.shards} ({config.source('shards')}) needs dask: the Dask scheduler that runs "
+            "them (without Dask, start each shard yourself with --shard I/N)"
         )
     if config.duration and config.warmup >= config.duration:
         raise ConfigError(
