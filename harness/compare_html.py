@@ -20,7 +20,7 @@ RUNS = ("baseline", "current")
 
 def _overlay(per_run: dict[str, list[dict]]) -> list[dict]:
     """Each run's series under one chart: labelled by run, the baseline dashed."""
-    return [{**series, "label": f"{run} {series['label']}", "dash": run == "baseline"}
+    return [{**series, "label": f"{run} {series['label']}", "group": series["label"], "dash": run == "baseline"}
             for run, run_series in per_run.items() for series in run_series]
 
 
@@ -44,7 +44,8 @@ def charts(blocks: dict[str, dict]) -> list[dict]:
                   if name in b and (counts := rs.histogram_counts(b[name]))}
     spectrum_axis, spectra = rs.spectra(histograms)
     for series in spectra:
-        series["dash"] = series["label"].startswith("baseline")
+        run, _, name = series["label"].partition(" ")
+        series.update(dash=run == "baseline", group=name)
     return [
         section("Throughput over time", charts=[
             rs.chart("throughput", "operations per second", axis, throughput, "s", "ops/s")]),

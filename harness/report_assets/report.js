@@ -83,8 +83,12 @@
     const width = Math.max(320, box.clientWidth - 16);
     const series = [{ label: spectrum ? "percentile" : "second",
                       value: (u, v) => v == null ? "-" : (spectrum ? percentileLabel(v) : v + " s") }];
-    spec.series.forEach((s, i) => {
-      series.push({ label: s.label, stroke: palette[i % palette.length], width: 1.5, spanGaps: !spectrum,
+    // Series of one group (a command in both runs of a compare page) share a colour.
+    const groups = [];
+    spec.series.forEach((s) => { const g = s.group || s.label; if (!groups.includes(g)) groups.push(g); });
+    spec.series.forEach((s) => {
+      const colour = palette[groups.indexOf(s.group || s.label) % palette.length];
+      series.push({ label: s.label, stroke: colour, width: 1.5, spanGaps: !spectrum,
                     dash: s.dash ? [6, 4] : undefined, points: { show: spec.x.length < 60 },
                     value: (u, v) => v == null ? "-" : v.toLocaleString() });
     });
