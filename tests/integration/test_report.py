@@ -8,7 +8,6 @@ import socket
 
 import pytest
 
-from harness import histogram
 from harness.messages import Delta
 from harness.reporter import RunState
 from harness.results import all_stats, harness_block
@@ -182,11 +181,3 @@ def test_a_day_long_runs_report_stays_small_and_renders_fast(tmp_path):
     assert size < MAX_DAY_REPORT_BYTES, size
     assert opened.seconds < MAX_DAY_RENDER_SECONDS, opened.seconds
 
-
-def test_histograms_in_the_page_match_the_result_file(tmp_path):
-    """The spectrum is read from the stored histogram: its median is the file's p50."""
-    document = memtier_document(seconds=2)
-    counts = histogram.decode(document["ALL STATS"]["Gets"]["Percentile Latencies"]["Histogram log format"]
-                              ["Compressed Histogram"])
-    assert histogram.Summary(counts).percentile(50) / 1000 == document["ALL STATS"]["Gets"]["Percentile Latencies"][
-        "p50.000"]
