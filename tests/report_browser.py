@@ -18,8 +18,20 @@ class Opened:
     requests: list = field(default_factory=list)  # every URL the page asked for
     charts: dict = field(default_factory=dict)  # chart id -> points per series (non-null values)
     canvases: int = 0  # <canvas> elements in the page
+    overlaps: list = field(default_factory=list)  # pairs of charts drawn over each other
     text: str = ""  # the page's visible text
     seconds: float = 0.0  # from navigation to every chart drawn
+
+
+# Pairs of chart ids whose drawn plots (uPlot's root element) cover each other.
+OVERLAPS = """(() => {
+  const boxes = window.reportCharts.map(c => [c.id, c.plot.root.getBoundingClientRect()]);
+  const out = [];
+  boxes.forEach(([a, r], i) => boxes.slice(i + 1).forEach(([b, q]) => {
+    if (r.left < q.right - 1 && q.left < r.right - 1 && r.top < q.bottom - 1 && q.top < r.bottom - 1) out.push([a, b]);
+  }));
+  return out;
+})()"""
 
 
 def open_report(path, screenshot=None, viewport=(1280, 900)) -> Opened:
@@ -40,6 +52,7 @@ def open_report(path, screenshot=None, viewport=(1280, 900)) -> Opened:
                 "Object.fromEntries(window.reportCharts.map(c => [c.id, "
                 "c.plot.data.slice(1).map(s => s.filter(v => v !== null && v !== undefined).length)]))")
             opened.canvases = page.locator("canvas").count()
+            opened.overlaps = page.evaluate(OVERLAPS)
             opened.text = page.inner_text("body")
             if screenshot is not None:
                 page.screenshot(path=str(screenshot), full_page=True)
@@ -54,5 +67,6 @@ def assert_drawn(opened: Opened, path) -> None:
     assert opened.requests == [f"file://{path}"], opened.requests
     assert opened.charts, "no chart drawn"
     assert opened.canvases >= len(opened.charts)
+    assert opened.overlaps == [], opened.overlaps
     empty = {chart: points for chart, points in opened.charts.items() if not points or max(points) == 0}
     assert not empty, f"charts without data: {empty}"

@@ -74,12 +74,17 @@
     };
   }
 
-  function chart(spec, holder) {
-    const spectrum = spec.kind === "spectrum";
+  function chartBox(spec, holder) {
     const box = el("div", null, "chart");
     box.id = "chart-" + spec.id;
     box.appendChild(el("h3", spec.title));
     holder.appendChild(box);
+    return box;
+  }
+
+  // Drawn once every box is in the page: a box's width depends on its neighbours.
+  function chart(spec, box) {
+    const spectrum = spec.kind === "spectrum";
     const width = Math.max(320, box.clientWidth - 16);
     const series = [{ label: spectrum ? "percentile" : "second",
                       value: (u, v) => v == null ? "-" : (spectrum ? percentileLabel(v) : v + " s") }];
@@ -119,6 +124,7 @@
     root.appendChild(dl);
   }
   (data.warnings || []).forEach((w) => root.appendChild(el("div", w, "warning")));
+  const pending = [];
   data.sections.forEach((s) => {
     root.appendChild(el("h2", s.title));
     (s.notes || []).forEach((n) => root.appendChild(el("div", n, "note")));
@@ -126,7 +132,8 @@
     if (s.charts.length) {
       const grid = el("div", null, "charts");
       root.appendChild(grid);
-      s.charts.forEach((c) => chart(c, grid));
+      s.charts.forEach((c) => pending.push([c, chartBox(c, grid)]));
     }
   });
+  pending.forEach(([spec, box]) => chart(spec, box));
 })();

@@ -51,6 +51,20 @@ def test_a_real_runs_report_draws_every_chart_offline(redis_server, tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
+def test_a_cluster_runs_report_shows_operations_per_master(cluster_factory, tmp_path):
+    masters, _ = cluster_factory(3)
+    output, report = tmp_path / "c.json", tmp_path / "c.html"
+    done = run_harness("run", "--port", str(masters[0].port), "--duration", "2", "--stats-interval", "1",
+                       "--client-instances", "1", "--output", str(output), "--report", str(report))
+    assert done.returncode == 0, done.stderr
+    opened = open_report(report, tmp_path / "cluster.png")
+    assert_drawn(opened, report)
+    nodes = json.loads(output.read_text())["harness"]["cluster"]["nodes"]
+    assert len(nodes) == 3 and "operations per master" in opened.text
+    for node, figures in nodes.items():
+        assert f"{node}\t{figures['count']:,}\t{figures['share']:.1%}" in opened.text
+
+
 def test_harness_report_writes_beside_the_result_file_by_default(redis_server, tmp_path):
     done, output, _ = _run(redis_server, tmp_path, "first")
     assert done.returncode == 0, done.stderr
