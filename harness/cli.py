@@ -39,8 +39,9 @@ Exit status:
   0    success
   1    a threshold failed (run); the target could not be reached (test-connection)
   2    bad configuration or usage (a bare `harness` too), or a pre-flight check refused the run
-       before any load
-  3    the target was unreachable or the run failed (a client or the reporter died or hung)
+       before any load; report: the result file cannot be read
+  3    the target was unreachable or the run failed (a client or the reporter died or hung);
+       the HTML report could not be written
   130  stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM"""
 
 
@@ -82,8 +83,8 @@ def usage_text() -> str:
         "  --max-regression=PCT     compare: the largest slowdown allowed, in percent (default: 10);",
         "                           a larger one within the runs' per-second spread is noise.",
         "  --format=FORMAT          compare: table or json (default: table).",
-        "  --html=FILE              compare: also write both runs' curves and the table as one HTML page.",
-        "  -o FILE                  report: the HTML file (default: RESULT with .html for its extension).",
+        "  --html=FILE              compare: also write the comparison as an HTML page.",
+        "  -o FILE                  report: the HTML file (default: RESULT with .html for .json).",
         "  -h, --help               Show this help.",
         "  --version                Show the version.",
     ]

@@ -64,12 +64,14 @@ def page(paths: dict[str, str], rows: list[Row], verdict: str, only: list[str]) 
                       notes=["25-75%: the middle half of each run's per-second values", *only])
     glance = [[run, f"{title(document)}: {os.path.abspath(paths[run])}"]
               for run, document in documents.items()]
-    glance.append(["verdict", verdict])
+    regression = any(row.verdict == "REGRESSION" for row in rows)
+    if not regression:  # a regression is said once, as the page's warning
+        glance.append(["verdict", verdict])
     return {
         "title": "redis-harness compare",
         "source": f"{os.path.abspath(paths['baseline'])} against {os.path.abspath(paths['current'])}",
         "glance": glance,
-        "warnings": [verdict] if any(row.verdict == "REGRESSION" for row in rows) else [],
+        "warnings": [verdict] if regression else [],
         "sections": [s for s in [changes, *charts(blocks)] if s["tables"] or s["charts"]],
     }
 
