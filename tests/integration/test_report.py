@@ -97,6 +97,12 @@ def test_compare_html_overlays_both_runs_and_holds_the_table(redis_server, tmp_p
         command, figure = line.split()[0], " ".join(line.split()[1:3]) if "ops/s" not in line else "ops/s"
         assert command in opened.text and figure in opened.text
     assert lines[-2] in opened.text  # the verdict line
+    # with --format json, standard output stays one JSON document and the page is still written
+    page.unlink()
+    done = run_harness("compare", str(runs[0]), str(runs[1]), "--html", str(page), "--max-regression", "1000",
+                       "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["regression"] is False and page.stat().st_size > 50_000
 
 
 def test_a_memtier_result_file_shows_what_it_holds(tmp_path):
@@ -149,6 +155,8 @@ def test_a_failed_run_that_wrote_its_result_file_gets_its_report(tmp_path):
      "harness: error: the report list.json would replace its own result file: name another with -o"),
     (["report", "memtier.json", "-o", "nodir/x.html"],
      "harness: error: report = nodir/x.html (command line): the directory {tmp}/nodir does not exist"),
+    (["compare", "memtier.json", "memtier.json", "--html", "nodir/x.html"],
+     "harness: error: --html = nodir/x.html (command line): the directory {tmp}/nodir does not exist"),
     (["run", "--output", "-", "--report", "r.html"],
      "harness: error: report = r.html (option --report) is made from the result file, but output = - "
      "(option --output) writes none: name a result file too"),

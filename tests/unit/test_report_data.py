@@ -120,3 +120,19 @@ def test_the_page_holds_everything_it_needs():
     assert "uPlot" in page and "Content-Security-Policy" in page
     assert "http://" not in page and "https://" not in page.replace("https://github.com/leeoniya/uPlot", "")
     assert report_series.TOTALS in page
+
+
+def test_warmup_ramp_disruptions_and_the_target_are_marked_on_the_throughput_chart():
+    document = harness_document(disruptions=[
+        {"at_s": 3.0, "recovered_after_s": 1.5, "failed_operations": 4, "connections": 2},
+        {"at_s": 8.0, "recovered_after_s": None, "failed_operations": 9, "connections": 1}])
+    document["configuration"] = {"warmup": "1", "ramp": "2"}
+    document["ALL STATS"] = {"Totals": {"Count": 40, "Ops/sec": 4.0, "Time-Serie": {
+        str(second): {"Count": 4, "Target Count": 5} for second in range(10)}}}
+    page = report_data.build(document, "r.json")
+    throughput = charts_of(page)["throughput"]
+    assert throughput["bands"] == [{"from": 0, "to": 1.0, "label": "warmup"}, {"from": 0, "to": 2.0, "label": "ramp"},
+                                   {"from": 3.0, "to": 4.5, "label": "disruption"},
+                                   {"from": 8.0, "to": 9, "label": "disruption"}]
+    assert throughput["series"][-1] == {"label": "target", "values": [5.0] * 10, "dash": True}
+    assert tables_of(page)["disruptions"]["rows"][1] == ["8.0 s", "not within the run", "9", "1"]
