@@ -19,6 +19,8 @@ SPECTRUM_STEPS_PER_DECADE = 20
 SPECTRUM_MAX_DECADES = 7
 # Per-second latencies in a Time-Serie point and their labels.
 LATENCY_KEYS = (("p50.00", "p50"), ("p99.00", "p99"), ("p99.90", "p99.9"), ("Max Latency", "max"))
+# A paced run's service time (write to reply) per point, drawn dashed beside latency.
+SERVICE_KEYS = (("Service p50.00", "service p50"), ("Service p99.00", "service p99"))
 TOTALS = "Totals"
 
 
@@ -94,9 +96,16 @@ def target(blocks: dict, axis: list[int]) -> dict | None:
 
 
 def latency_over_time(block: dict, axis: list[int]) -> list[dict]:
+    """p50/p99/p99.9/max per point and, where the points hold it, service time dashed
+    in the same colour as the latency it sits beside."""
     by_second = dict(points(block))
-    return [{"label": label, "values": [_round(number(by_second.get(s, {}).get(key))) for s in axis]}
-            for key, label in LATENCY_KEYS]
+    series = [{"label": label, "values": [_round(number(by_second.get(s, {}).get(key))) for s in axis]}
+              for key, label in LATENCY_KEYS]
+    for (key, label), beside in zip(SERVICE_KEYS, ("p50", "p99")):
+        values = [_round(number(by_second.get(s, {}).get(key))) for s in axis]
+        if any(v is not None for v in values):
+            series.append({"label": label, "values": values, "dash": True, "group": beside})
+    return series
 
 
 def redirections(blocks: dict, axis: list[int]) -> list[dict]:

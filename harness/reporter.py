@@ -123,7 +123,7 @@ class RunState:
         self.interval.add(stats)
         if self.start:
             second = max(0, int(delta.until - self.start)) // self.series_step * self.series_step
-            self.series.setdefault(second, SeriesPoint()).add(stats)
+            self.series.setdefault(second, SeriesPoint()).add(stats, service=self.target is not None)
             if len(self.series) > MAX_SERIES_POINTS:
                 self._coarsen_series()
         process = delta.process

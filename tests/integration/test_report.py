@@ -51,6 +51,26 @@ def test_a_real_runs_report_draws_every_chart_offline(redis_server, tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
+def test_a_paced_runs_report_draws_service_time_beside_latency(redis_server, tmp_path):
+    done, output, report = _run(redis_server, tmp_path, "paced", "--rate", "2000")
+    assert done.returncode == 0, done.stderr
+    serie = json.loads(output.read_text())["ALL STATS"]["Totals"]["Time-Serie"]
+    assert all("Service p50.00" in point and point["Service p99.00"] <= point["p99.00"]
+               for point in serie.values() if point["Count"])
+    opened = open_report(report, tmp_path / "paced.png")
+    assert_drawn(opened, report)
+    assert len(opened.charts["latency-Totals"]) == 6  # p50, p99, p99.9, max, service p50, service p99
+    assert len(opened.charts["throughput"]) == 6  # total, four commands, the target
+    assert "latency from the intended start / service time" in opened.text
+
+
+def test_a_closed_loop_runs_series_has_no_service_time(redis_server, tmp_path):
+    done, output, _ = _run(redis_server, tmp_path, "closed")
+    assert done.returncode == 0, done.stderr
+    serie = json.loads(output.read_text())["ALL STATS"]["Totals"]["Time-Serie"]
+    assert serie and not any("Service p50.00" in point for point in serie.values())
+
+
 def test_a_cluster_runs_report_shows_operations_per_master(cluster_factory, tmp_path):
     masters, _ = cluster_factory(3)
     output, report = tmp_path / "c.json", tmp_path / "c.html"
