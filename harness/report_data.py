@@ -271,7 +271,8 @@ def cluster(blocks: dict, harness: dict) -> dict | None:
     block = _dict(harness.get("cluster"))
     axis = rs.seconds_axis(blocks)
     moved_ask = rs.redirections(blocks, axis)
-    if not block and not moved_ask:
+    masters = rs.per_node(blocks, axis)
+    if not block and not moved_ask and not masters:
         return None
     nodes = _dict(block.get("nodes"))
     redirected = _dict(block.get("redirections"))
@@ -281,7 +282,8 @@ def cluster(blocks: dict, harness: dict) -> dict | None:
                   for node, n in nodes.items()]},
         {"title": "redirections followed", "columns": ["kind", "count"],
          "rows": [[kind, _count(n)] for kind, n in redirected.items()]},
-    ], charts=[rs.chart("redirections", "redirections followed per second", axis, moved_ask, "s", "per s")])
+    ], charts=[rs.chart("masters", "operations per second per master", axis, masters, "s", "ops/s"),
+               rs.chart("redirections", "redirections followed per second", axis, moved_ask, "s", "per s")])
 
 
 def pubsub(harness: dict) -> dict | None:

@@ -118,6 +118,15 @@ def redirections(blocks: dict, axis: list[int]) -> list[dict]:
             for kind in ("MOVED", "ASK")]
 
 
+def per_node(blocks: dict, axis: list[int]) -> list[dict]:
+    """Operations per second answered by each master (a Cluster run's Totals points)."""
+    by_second = {second: point.get("Nodes") for second, point in points(blocks.get(TOTALS, {}))}
+    nodes = sorted({node for v in by_second.values() if isinstance(v, dict) for node in v})
+    step = step_of(axis)
+    return [{"label": node, "values": [_round((number((by_second.get(s) or {}).get(node)) or 0) / step, 1)
+                                       for s in axis]} for node in nodes]
+
+
 def histogram_counts(block: dict) -> dict | None:
     """The block's whole-run latency histogram, or None if it has none or it is unreadable."""
     percentiles = block.get("Percentile Latencies")

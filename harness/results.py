@@ -175,6 +175,8 @@ def time_serie(series: dict, command: str | None) -> dict:
             entry["Service p99.00"] = service.percentile(99) / 1000
         if command is None and point.redirections:
             entry["Redirections"] = dict(point.redirections)
+        if command is None and point.nodes:
+            entry["Nodes"] = dict(sorted(point.nodes.items()))
         out[str(second)] = entry
     return out
 

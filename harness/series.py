@@ -43,19 +43,22 @@ def _merge_pairs(into: dict[str, array], other: dict[str, array]) -> None:
 
 
 class SeriesPoint:
-    __slots__ = ("counts", "latency", "service", "redirections")
+    __slots__ = ("counts", "latency", "service", "redirections", "nodes")
 
     def __init__(self):
         self.counts: dict[str, int] = {}
         self.latency: dict[str, array] = {}
         self.service: dict[str, array] = {}  # a paced run: write to reply, beside latency from the intended start
         self.redirections: dict[str, int] = {}  # Redis Cluster: MOVED / ASK followed
+        self.nodes: dict[str, int] = {}  # Redis Cluster: operations answered by each master
 
     def add(self, stats: CommandStats, service: bool = False) -> None:
         """Add a Delta's stats; with service (a paced run) its service time too: without
         a schedule it equals latency, and would only double the series."""
         for kind, n in stats.redirections.items():
             self.redirections[kind] = self.redirections.get(kind, 0) + n
+        for node, n in stats.nodes.items():
+            self.nodes[node] = self.nodes.get(node, 0) + n
         for name in stats.commands():
             self.counts[name] = self.counts.get(name, 0) + stats.count_of(name)
         for name in {*stats.latency, *(name for name, _ in stats.error_latency)}:
@@ -66,6 +69,8 @@ class SeriesPoint:
     def merge(self, other: "SeriesPoint") -> None:
         for kind, n in other.redirections.items():
             self.redirections[kind] = self.redirections.get(kind, 0) + n
+        for node, n in other.nodes.items():
+            self.nodes[node] = self.nodes.get(node, 0) + n
         for name, count in other.counts.items():
             self.counts[name] = self.counts.get(name, 0) + count
         _merge_pairs(self.latency, other.latency)

@@ -10,6 +10,8 @@
                    "#8d6e63", "#558b2f"];
   const bandColours = { warmup: "rgba(120,120,120,0.15)", ramp: "rgba(42,157,143,0.15)",
                         disruption: "rgba(209,73,91,0.22)" };
+  // Time axes tick on whole seconds (a 3-second run gets no 1.05 s ticks).
+  const SECOND_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400];
   window.reportCharts = [];
 
   function el(tag, text, cls) {
@@ -105,7 +107,7 @@
                             : { time: false } },
       axes: [
         spectrum ? { label: spec.x_label, splits: decades, values: (u, vals) => vals.map(percentileLabel) }
-                 : { label: spec.x_label },
+                 : { label: spec.x_label, incrs: SECOND_STEPS },
         { label: spec.y_label, size: 70 },
       ],
       legend: { live: true },

@@ -79,8 +79,13 @@ def test_a_cluster_runs_report_shows_operations_per_master(cluster_factory, tmp_
     assert done.returncode == 0, done.stderr
     opened = open_report(report, tmp_path / "cluster.png")
     assert_drawn(opened, report)
-    nodes = json.loads(output.read_text())["harness"]["cluster"]["nodes"]
+    document = json.loads(output.read_text())
+    nodes = document["harness"]["cluster"]["nodes"]
     assert len(nodes) == 3 and "operations per master" in opened.text
+    assert len(opened.charts["masters"]) == 3  # each master's operations over time
+    per_second = document["ALL STATS"]["Totals"]["Time-Serie"].values()
+    assert {node: sum(point.get("Nodes", {}).get(node, 0) for point in per_second) for node in nodes} == {
+        node: figures["count"] for node, figures in nodes.items()}
     for node, figures in nodes.items():
         assert f"{node}\t{figures['count']:,}\t{figures['share']:.1%}" in opened.text
 
