@@ -12,7 +12,7 @@ from harness.compare import Row, command_blocks, read_document
 from harness.compare_output import HEADER, cells
 from harness.errors import HarnessError
 from harness.preflight import REPORT_ROOM, check_writable_file
-from harness.report_data import section, title
+from harness.report_data import section, tool_and_workload
 from harness.report_page import write_page
 
 RUNS = ("baseline", "current")
@@ -62,7 +62,7 @@ def page(paths: dict[str, str], rows: list[Row], verdict: str, only: list[str]) 
     blocks = {run: command_blocks(document) for run, document in documents.items()}
     changes = section("Changes", tables=[{"title": "", "columns": HEADER, "rows": cells(rows)}],
                       notes=["25-75%: the middle half of each run's per-second values", *only])
-    glance = [[run, f"{title(document)}: {os.path.abspath(paths[run])}"]
+    glance = [[run, " ".join(filter(None, [*tool_and_workload(document), os.path.abspath(paths[run])]))]
               for run, document in documents.items()]
     regression = any(row.verdict == "REGRESSION" for row in rows)
     if not regression:  # a regression is said once, as the page's warning

@@ -65,12 +65,15 @@ def section(title: str, tables=(), charts=(), notes=()) -> dict:
             "charts": [c for c in charts if c], "notes": [n for n in notes if n]}
 
 
-def title(document: dict) -> str:
+def tool_and_workload(document: dict) -> tuple[str, str | None]:
     harness = _dict(document.get("harness"))
     info = _dict(document.get("run information"))
-    run = _dict(harness.get("run"))
     tool = info.get("Tool") or ("redis-harness" if harness else "memtier_benchmark")
-    workload = run.get("workload") or info.get("Workload")
+    return str(tool), _dict(harness.get("run")).get("workload") or info.get("Workload")
+
+
+def title(document: dict) -> str:
+    tool, workload = tool_and_workload(document)
     return f"{tool} report" + (f": {workload}" if workload else "")
 
 
