@@ -1,8 +1,7 @@
 """The Grafana dashboard (grafana/dashboards/redis-harness.json) against a real
 Prometheus: two short harness runs are scraped every second, a custom run over 100
 keys whose INCRs meet SET's random values (so there are errors, of type ERR) and a
-pub_sub run.
-Every PromQL expression of the dashboard, its template variables filled in as Grafana
+pub_sub run. Every PromQL expression of the dashboard, its template variables filled in as Grafana
 fills them, must return a non-empty result of finite numbers for the run it shows, and
 may only name metrics the harness serves on /metrics."""
 
