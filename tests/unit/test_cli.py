@@ -17,7 +17,8 @@ def test_help_lists_every_key_with_its_default():
     text = out.getvalue()
     for spec in KEYS:
         shown = spec.option + ("=" if spec.metavar else " ")  # a key without a metavar is a flag
-        line = next(line for line in text.splitlines() if line.strip().startswith(shown))
+        # output also has a short form: "-o FILE, --output=FILE"
+        line = next(line for line in text.splitlines() if line.strip().removeprefix("-o FILE, ").startswith(shown))
         assert f"(default: {spec.default or 'none'})" in line, line
     assert "Exit status:" in text and "130" in text
 
@@ -75,7 +76,7 @@ def test_a_bare_harness_prints_the_short_usage(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["run", "-d", "3"],
-     "unknown option -d: the short options are -c and -h; did you mean --db, --dry-run or --duration?"),
+     "unknown option -d: the short options are -c, -o and -h; did you mean --db, --dry-run or --duration?"),
     (["run", "--durration", "3"], "unknown option --durration on the command line; did you mean --duration?"),
     (["run", "--bogus", "1"], "unknown option --bogus on the command line"),
     (["run", "--dur", "3"], "option --dur is abbreviated (options are written in full); did you mean --duration?"),
@@ -107,10 +108,10 @@ def test_compare_usage_errors(capsys):
 
 def test_unknown_or_missing_command_lists_every_usage_line(capsys):
     line, under = usage_error(capsys, "rnu")
-    assert line == "unknown command 'rnu': use run, test-connection or compare; did you mean run?"
-    assert under[0] == "usage:" and len(under) == 4 and "harness compare" in under[3]
+    assert line == "unknown command 'rnu': use run, test-connection, compare or merge; did you mean run?"
+    assert under[0] == "usage:" and len(under) == 5 and "harness merge" in under[4]
     line, _ = usage_error(capsys, "--dry-run")
-    assert line == "no command given: use run, test-connection or compare"
+    assert line == "no command given: use run, test-connection, compare or merge"
 
 
 def test_option_values_that_look_like_options_are_values(capsys):
