@@ -79,9 +79,12 @@ def decode(text: str) -> HdrHistogram:
 
 
 def recorded(hdr: HdrHistogram) -> list[tuple[int, int]]:
-    """(lowest value of the bucket, count) for every non-empty bucket of `hdr`."""
-    return [(hdr.get_lowest_equivalent_value(item.value_iterated_to), item.count_at_value_iterated_to)
-            for item in hdr.get_recorded_iterator()]
+    """(highest value of the bucket, count) for every non-empty bucket of `hdr`.
+
+    The highest value, because a finer layout (lower lowest value, more digits) nests
+    its buckets inside the coarser one's: recorded there, the bucket's highest value
+    keeps every percentile and the maximum exactly as `hdr` reports them."""
+    return [(item.value_iterated_to, item.count_at_value_iterated_to) for item in hdr.get_recorded_iterator()]
 
 
 def counts_of(hdr: HdrHistogram, magnitude: int = _HALF_MAGNITUDE) -> tuple[dict, int]:
@@ -90,7 +93,7 @@ def counts_of(hdr: HdrHistogram, magnitude: int = _HALF_MAGNITUDE) -> tuple[dict
     counts: dict = {}
     clamped = 0
     for value, n in recorded(hdr):
-        if value > HIGHEST_US:
+        if hdr.get_lowest_equivalent_value(value) > HIGHEST_US:
             clamped += n
         index = index_at(value, magnitude)
         counts[index] = counts.get(index, 0) + n

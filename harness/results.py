@@ -163,8 +163,10 @@ def memtier_block(count: int, ok: int, nulls: int, counts: dict, bytes_sent: int
 
 def time_serie(series: dict, command: str | None) -> dict:
     """{"<second>": {Count, Average/Min/Max Latency, p50/p99/p99.9, Compressed Histogram}}
-    for one command (None: all). The point's histogram (2 significant digits, see
-    series.py) is what lets harness.merge add points of several files exactly."""
+    for one command (None: all). A command's point keeps its histogram (2 significant
+    digits, see series.py): that is what lets harness.merge add the points of several
+    files exactly. The Totals' points do not (a day-long run's file would grow by a
+    fifth again): their histogram is the sum of the commands' at the same second."""
     out = {}
     for second, point in sorted(series.items()):
         counts = point.latency_counts(command)
@@ -178,8 +180,9 @@ def time_serie(series: dict, command: str | None) -> dict:
                 "p50.00": summary.percentile(50) / 1000,
                 "p99.00": summary.percentile(99) / 1000,
                 "p99.90": summary.percentile(99.9) / 1000,
-                "Compressed Histogram": histogram.encode(histogram.to_hdr(counts, SERIES_MAGNITUDE)),
             })
+            if command is not None:
+                entry["Compressed Histogram"] = histogram.encode(histogram.to_hdr(counts, SERIES_MAGNITUDE))
         if command is None and point.redirections:
             entry["Redirections"] = dict(point.redirections)
         out[str(second)] = entry
