@@ -106,7 +106,7 @@ def merge(documents: list[dict], *, force: bool = False, names: list[str] | None
         encode_widest(stats_block, merged, widest)
     max_lag = max((float(p.harness.get("run", {}).get("max_schedule_lag_seconds", 0)) for p in parts), default=0.0)
     document = {
-        "configuration": parts[0].configuration,
+        "configuration": {key: value for key, value in parts[0].configuration.items() if key not in PER_SHARD_KEYS},
         "run information": dict(run_information(parts), **{"Merged results": len(parts)}),
         "ALL STATS": stats_block,
         "harness": harness_section(parts, stats, seconds, max_lag, notes, force),

@@ -47,9 +47,7 @@ def merge_files(paths: list[str], output: str | None, force: bool, config_file: 
     text = sys.stderr if output == "-" else out
     print_summary(text, MergedView(merged.stats, merged.max_lag), merged.seconds)
     for shard in block["shards"]:
-        label = f" (shard {shard['shard']})" if "shard" in shard else ""
-        say(text, f"{shard['file']}{label}: {shard['totals']['count']:,} ops in {shard['totals']['seconds']:.1f} s, "
-                  f"exit {shard['exit']['status']}" + (f" ({shard['exit']['reason']})" if shard["exit"]["status"] else ""))
+        say(text, shard_line(shard))
     for note in block["merge"]["notes"]:
         say(text, f"note: {note}")
     for verdict in verdicts:
@@ -63,6 +61,14 @@ def merge_files(paths: list[str], output: str | None, force: bool, config_file: 
         if output != "-":
             print(f"result file: {output}", file=text, flush=True)
     return ExitStatus.FAILED_CHECK if failed else ExitStatus.OK
+
+
+def shard_line(shard: dict) -> str:
+    """One input of the merge: `a.json (shard 0/2): 100,000 ops in 10.0 s, exit 0`."""
+    label = f" (shard {shard['shard']})" if "shard" in shard else ""
+    totals, ended = shard["totals"], shard["exit"]
+    why = f" ({ended['reason']})" if ended["status"] else ""
+    return f"{shard['file']}{label}: {totals['count']:,} ops in {totals['seconds']:.1f} s, exit {ended['status']}{why}"
 
 
 def thresholds_for(document: dict, config_file: str | None, threshold_texts: list[str], env) -> tuple:

@@ -90,5 +90,6 @@ def memtier_document(start_ms: int, seconds: list[dict], layout=MEMTIER_LAYOUT, 
 def _percentiles(hdr: HdrHistogram) -> dict:
     block = {f"p{p:.3f}": hdr.get_value_at_percentile(p) / 1000 for p in (50.0, 99.0, 99.9, 100.0)}
     encoded = hdr.encode()
-    block["Histogram log format"] = {"Compressed Histogram": encoded.decode() if isinstance(encoded, bytes) else encoded}
+    text = encoded.decode() if isinstance(encoded, bytes) else encoded
+    block["Histogram log format"] = {"Compressed Histogram": text}
     return block
