@@ -109,3 +109,37 @@ def test_two_runs_merge_exactly(redis_server, tmp_path):
         width = truth.get_highest_equivalent_value(exact) - truth.get_lowest_equivalent_value(exact) + 1
         got = mixed["Totals"]["Percentile Latencies"][f"p{percentile:.3f}"] * 1000
         assert abs(got - exact) < width, (percentile, got, exact)
+
+
+def test_errors_by_type_and_null_replies_add_up(redis_server_factory, tmp_path):
+    """Two runs against a full server (OOM on SET) merge their errors by type, null
+    replies (GET misses) and hit rates exactly; the server saw the merged counts."""
+    server = redis_server_factory("--maxmemory", "2mb", "--maxmemory-policy", "noeviction")
+    client = client_for(server)
+
+    def calls() -> dict:
+        return {name[len("cmdstat_"):].upper(): entry["calls"] + entry.get("rejected_calls", 0)
+                for name, entry in client.info("commandstats").items()}
+
+    before = calls()
+    paths = [tmp_path / name for name in ("a.json", "b.json")]
+    for path in paths:
+        done = run_harness("run", "--port", str(server.port), "--requests", "8000", "--duration", "0",
+                           "--value-size", "1000", "--keyspace", "100000", "--output", str(path))
+        assert done.returncode == 0, done.stderr
+    after = calls()
+    documents = [json.loads(path.read_text())["harness"] for path in paths]
+    merged_path = tmp_path / "merged.json"
+    done = run_harness("merge", *map(str, paths), "--force", "-o", str(merged_path))
+    assert done.returncode == 0, done.stderr
+    merged = json.loads(merged_path.read_text())["harness"]
+    errors = sum(d["totals"]["errors_by_type"].get("OOM", 0) for d in documents)
+    assert merged["totals"]["errors_by_type"] == {"OOM": errors} and errors > 0
+    assert merged["commands"]["SET"]["errors_by_type"] == {"OOM": errors}
+    for command in ("GET", "SET"):  # the server counts a SET refused for OOM as a rejected call
+        assert merged["commands"][command]["count"] == after[command] - before.get(command, 0)
+    get = merged["commands"]["GET"]
+    nulls = sum(d["commands"]["GET"]["nulls"] for d in documents)
+    assert get["nulls"] == nulls > 0
+    ok = get["count"] - get["errors"] - get["indeterminate"]
+    assert get["hit_rate"] == round(1 - nulls / ok, 6)
