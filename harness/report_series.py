@@ -136,7 +136,7 @@ def histogram_counts(block: dict) -> dict | None:
     if not isinstance(encoded, str) or not encoded:
         return None
     try:
-        return histogram.decode(encoded)
+        return histogram.decode_counts(encoded)
     except ValueError:
         return None
 

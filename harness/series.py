@@ -4,7 +4,9 @@ A run of hours has thousands of points, so a point does not keep the full
 3-significant-digit histograms: it keeps each command's count and its latency at 2
 significant digits (HdrHistogram's layout with 256 sub-buckets; percentiles within 1%)
 as a flat array of (index, count) pairs, a few hundred bytes per command. Points merge
-exactly, which is how a long series halves its resolution (see reporter.py).
+exactly, which is how a long series halves its resolution (see reporter.py), and how
+harness.merge adds up the points of several result files. The result file keeps each
+point's histogram too, compressed ("Compressed Histogram" in each Time-Serie point).
 """
 
 from __future__ import annotations
@@ -79,13 +81,25 @@ class SeriesPoint:
     def count(self, command: str | None = None) -> int:
         return sum(self.counts.values()) if command is None else self.counts.get(command, 0)
 
-    def summary(self, command: str | None = None, service: bool = False) -> histogram.Summary:
-        """Latency (or, with service, service time) of one command or all of them."""
+    def latency_counts(self, command: str | None = None, service: bool = False) -> dict:
+        """The point's latency (or, with service, service time) at MAGNITUDE: one
+        command's, or every command's (None)."""
         kept = self.service if service else self.latency
         if command is not None:
-            return histogram.Summary(_to_dict(kept.get(command, array("q"))), MAGNITUDE)
+            return _to_dict(kept.get(command, array("q")))
         merged: dict = {}
         for pairs in kept.values():
-            for index, n in _to_dict(pairs).items():
-                merged[index] = merged.get(index, 0) + n
-        return histogram.Summary(merged, MAGNITUDE)
+            histogram.merge(merged, _to_dict(pairs))
+        return merged
+
+    def summary(self, command: str | None = None, service: bool = False) -> histogram.Summary:
+        return histogram.Summary(self.latency_counts(command, service), MAGNITUDE)
+
+    def add_recorded(self, command: str, count: int, latency: dict) -> None:
+        """A point read back from a result file (harness.merge): its count and its
+        latency at MAGNITUDE (empty when the file has none, as memtier's points)."""
+        self.counts[command] = self.counts.get(command, 0) + count
+        if latency:
+            merged = _to_dict(self.latency.get(command, array("q")))
+            histogram.merge(merged, latency)
+            self.latency[command] = _to_pairs(merged)

@@ -8,7 +8,6 @@ import socket
 
 import pytest
 
-from harness.messages import Delta
 from harness.reporter import RunState
 from harness.results import all_stats, harness_block
 from tests.conftest import run_harness

@@ -22,7 +22,7 @@ def tables_of(page: dict) -> dict:
 def test_the_spectrum_is_read_from_the_stored_histogram():
     document = memtier_document(seconds=2)
     block = document["ALL STATS"]["Gets"]
-    counts = histogram.decode(block["Percentile Latencies"]["Histogram log format"]["Compressed Histogram"])
+    counts = histogram.decode_counts(block["Percentile Latencies"]["Histogram log format"]["Compressed Histogram"])
     assert histogram.Summary(counts).percentile(50) / 1000 == block["Percentile Latencies"]["p50.000"]
     spectrum = charts_of(report_data.build(document, "m.json"))["spectrum"]
     gets = next(s["values"] for s in spectrum["series"] if s["label"] == "Gets")
