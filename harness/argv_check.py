@@ -13,11 +13,16 @@ import difflib
 
 from harness.errors import ConfigError
 
-COMMANDS = ("run", "test-connection", "compare")
-# Options of compare only, of run and test-connection only, and of any command.
-COMPARE_OPTIONS = {"--max-regression": True, "--format": True}  # name -> takes a value
+COMMANDS = ("run", "test-connection", "compare", "report", "merge")
+# Options of compare, report and merge (run and test-connection take the keys' own), and
+# of any command. name -> takes a value.
+COMPARE_OPTIONS = {"--max-regression": True, "--format": True, "--html": True}
+REPORT_OPTIONS = {"--output": True}
+MERGE_OPTIONS = {"--output": True, "--force": False, "--config": True, "--threshold": True, "--log-level": True}
+OWN_OPTIONS = {"compare": COMPARE_OPTIONS, "report": REPORT_OPTIONS, "merge": MERGE_OPTIONS}
 ANYWHERE = {"--help": False, "--version": False}
-SHORT = {"-c": "--config", "-h": "--help"}
+SHORT = {"-c": "--config", "-h": "--help", "-o": "--output"}
+COMMAND_LIST = "run, test-connection, compare, report or merge"
 
 
 class UsageError(ConfigError):
@@ -53,7 +58,7 @@ def _command(argv: list[str], valued: set[str]) -> str | None:
         elif token == "--":
             return None
         elif token.startswith("-") and token != "-":
-            skip = token in valued or token == "-c"
+            skip = token in valued or token in ("-c", "-o")
         else:
             return token
     return None
@@ -63,9 +68,10 @@ def check(argv: list[str], key_options: list[str]) -> None:
     """Raise UsageError for the first option that is unknown, abbreviated, misplaced or
     missing its value; leave the rest (positional arguments) to docopt."""
     for_run = run_options(key_options)
-    every = {**for_run, **COMPARE_OPTIONS, **ANYWHERE}
+    every = {**for_run, **COMPARE_OPTIONS, **REPORT_OPTIONS, **MERGE_OPTIONS, **ANYWHERE}
     command = _command(argv, {name for name, valued in every.items() if valued})
-    allowed = {**(COMPARE_OPTIONS if command == "compare" else for_run), **ANYWHERE}
+    own = OWN_OPTIONS.get(command, for_run)
+    allowed = {**own, **ANYWHERE}
     index = 0
     while index < len(argv):
         token = argv[index]
@@ -80,11 +86,15 @@ def check(argv: list[str], key_options: list[str]) -> None:
                 # -d 3: perhaps a long option's initial; name the ones it could be.
                 similar = sorted(o for o in allowed if o.startswith("--" + token[1:2]))
                 hint = "; did you mean " + _either(similar) + "?" if similar else ""
-                raise UsageError(f"unknown option {token[:2]}: the short options are -c and -h{hint}", command)
-            if name == "--config" and len(token) == 2:
+                raise UsageError(f"unknown option {token[:2]}: the short options are -c, -o and -h{hint}", command)
+            if name not in allowed:
+                raise UsageError(f"option {token[:2]} {_misplaced(name, command)}", command)
+            if name in ("--config", "--output") and len(token) == 2:
                 if index >= len(argv):
-                    raise UsageError("option -c needs a value (the INI file) on the command line", command)
-                index += 1  # -c FILE
+                    what = {"--config": "the INI file", "--output": "the HTML file" if command == "report"
+                            else "the result file"}[name]
+                    raise UsageError(f"option {token} needs a value ({what}) on the command line", command)
+                index += 1  # -c FILE, -o FILE
             continue
         name, has_value = token.split("=", 1)[0], "=" in token
         if name not in every:
@@ -94,8 +104,7 @@ def check(argv: list[str], key_options: list[str]) -> None:
                                  f"did you mean {_either(prefixed)}?", command)
             raise UsageError(f"unknown option {name} on the command line{_suggest(name, list(allowed))}", command)
         if name not in allowed:
-            where = "does not apply to compare" if command == "compare" else "applies to compare only"
-            raise UsageError(f"option {name} {where}", command)
+            raise UsageError(f"option {name} {_misplaced(name, command)}", command)
         if every[name] and not has_value:
             if index >= len(argv):
                 raise UsageError(f"option {name} needs a value on the command line", command)
@@ -104,16 +113,27 @@ def check(argv: list[str], key_options: list[str]) -> None:
             raise UsageError(f"option {name} takes no value", command)
 
 
+def _misplaced(name: str, command: str | None) -> str:
+    if command in OWN_OPTIONS:
+        return f"does not apply to {command}"
+    return "applies to " + _either([other for other, options in OWN_OPTIONS.items() if name in options]) + " only"
+
+
 def docopt_failure(argv: list[str], key_options: list[str]) -> UsageError:
     """What docopt could not match once every option is known: the command or the
     positional arguments. argv itself is not echoed: it may hold a password."""
-    valued = {name for name, v in {**run_options(key_options), **COMPARE_OPTIONS}.items() if v}
+    valued = {name for name, v in {**run_options(key_options), **COMPARE_OPTIONS, **REPORT_OPTIONS,
+                                   **MERGE_OPTIONS}.items() if v}
     command = _command(argv, valued)
     if command is None:
-        return UsageError("no command given: use run, test-connection or compare", None)
+        return UsageError(f"no command given: use {COMMAND_LIST}", None)
     if command not in COMMANDS:
         close = _suggest(command, list(COMMANDS), cutoff=0.6)
-        return UsageError(f"unknown command {command!r}: use run, test-connection or compare{close}", None)
+        return UsageError(f"unknown command {command!r}: use {COMMAND_LIST}{close}", None)
     if command == "compare":
         return UsageError("compare needs two result files: harness compare BASELINE.json CURRENT.json", command)
+    if command == "report":
+        return UsageError("report needs one result file: harness report RESULT.json [-o REPORT.html]", command)
+    if command == "merge":
+        return UsageError("merge needs result files: harness merge A.json B.json ... [-o merged.json]", command)
     return UsageError(f"{command} takes no arguments besides options; a value with spaces needs quotes", command)

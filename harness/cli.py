@@ -37,17 +37,24 @@ SECTION_TITLES = {
 EXIT_TEXT = """\
 Exit status:
   0    success
-  1    a threshold failed (run); the target could not be reached (test-connection)
+  1    a threshold failed (run, merge); the target could not be reached (test-connection)
   2    bad configuration or usage (a bare `harness` too), or a pre-flight check refused the run
-       before any load
-  3    the target was unreachable or the run failed (a client or the reporter died or hung)
+       before any load; report: the result file cannot be read; merge: a file missing, not a
+       result file, or of another run without --force
+  3    the target was unreachable or the run failed (a client or the reporter died or hung);
+       the HTML report could not be written
   130  stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM"""
 
 
 USAGE_LINES = {
     "run": "harness run [-c FILE] [--threshold=EXPR]... [options]",
     "test-connection": "harness test-connection [-c FILE] [options]",
-    "compare": "harness compare BASELINE CURRENT [--max-regression=PCT] [--format=FORMAT]",
+    "compare": "harness compare BASELINE CURRENT [--max-regression=PCT] [--format=FORMAT] [--html=FILE]",
+    # [options] stands for -o FILE (report) and -o FILE and --log-level (merge):
+    # argv_check allows them no others; an option named in a pattern would drop out of
+    # run's [options].
+    "report": "harness report RESULT [options]",
+    "merge": "harness merge RESULT... [--force] [-c FILE] [--threshold=EXPR]... [options]",
 }
 SHORT_USAGE = "\n".join([
     "redis-harness: push a Redis server hard and report what it saw.",
@@ -81,6 +88,10 @@ def usage_text() -> str:
         "  --max-regression=PCT     compare: the largest slowdown allowed, in percent (default: 10);",
         "                           a larger one within the runs' per-second spread is noise.",
         "  --format=FORMAT          compare: table or json (default: table).",
+        "  --html=FILE              compare: also write the comparison as an HTML page.",
+        "                           report writes the HTML page to -o FILE (default: RESULT with .html).",
+        "  --force                  merge: merge result files of different runs (refused otherwise).",
+        "                           merge writes the merged result file to -o FILE.",
         "  -h, --help               Show this help.",
         "  --version                Show the version.",
     ]
@@ -89,6 +100,8 @@ def usage_text() -> str:
         for spec in KEYS:
             if spec.section == section:
                 flag = f"{spec.option}={spec.metavar}" if spec.metavar else spec.option  # no metavar: a flag
+                if spec.name == "output":
+                    flag = f"-o {spec.metavar}, {flag}"
                 default = spec.default if spec.default else "none"
                 lines.append(f"  {flag:<29} {spec.help} (default: {default}).")
                 lines += _choices(spec)
@@ -254,7 +267,16 @@ def _main(argv: list[str], out, env) -> int:
         from harness.compare_output import compare_files
 
         return compare_files(arguments["BASELINE"], arguments["CURRENT"], arguments["--max-regression"], out,
-                             arguments["--format"])
+                             arguments["--format"], html_path=arguments["--html"])
+    if arguments["report"]:
+        from harness.report_command import report_command
+
+        return report_command(arguments["RESULT"][0], arguments["--output"], out)
+    if arguments["merge"]:
+        from harness.merge_output import merge_files
+
+        return merge_files(arguments["RESULT"], arguments["--output"], arguments["--force"], arguments["--config"],
+                           arguments["--threshold"], out, env)
     config_file = arguments["--config"]
     config = resolve(config_file, env, options_given(arguments))
     setup_logging(config)

@@ -52,10 +52,14 @@ def merge(into: dict, other: dict) -> None:
         into[index] = into.get(index, 0) + n
 
 
-def to_hdr(counts: dict) -> HdrHistogram:
-    histogram = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+# Significant digits of the layouts index_at/value_at know: 2**(magnitude+1) sub-buckets.
+DIGITS_OF_MAGNITUDE = {_HALF_MAGNITUDE: SIGNIFICANT_DIGITS, 7: 2}
+
+
+def to_hdr(counts: dict, magnitude: int = _HALF_MAGNITUDE) -> HdrHistogram:
+    histogram = HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS_OF_MAGNITUDE[magnitude])
     for index, n in counts.items():
-        histogram.record_value(value_of(index), n)
+        histogram.record_value(value_at(index, magnitude), n)
     return histogram
 
 
@@ -63,6 +67,43 @@ def encode(histogram: HdrHistogram) -> str:
     """The standard compressed, base64 HdrHistogram encoding (as memtier writes it)."""
     encoded = histogram.encode()
     return encoded.decode() if isinstance(encoded, bytes) else encoded
+
+
+def decode(text: str) -> HdrHistogram:
+    """A standard compressed, base64 HdrHistogram (ours or memtier_benchmark's, whatever
+    its layout). ValueError when the text is not one."""
+    try:
+        return HdrHistogram.decode(text)
+    except Exception as exc:  # hdrh raises a different type for each way the text is bad
+        raise ValueError(f"not a compressed HdrHistogram ({type(exc).__name__})") from None
+
+
+def recorded(hdr: HdrHistogram) -> list[tuple[int, int]]:
+    """(highest value of the bucket, count) for every non-empty bucket of `hdr`.
+
+    The highest value, because a finer layout (lower lowest value, more digits) nests
+    its buckets inside the coarser one's: recorded there, the bucket's highest value
+    keeps every percentile and the maximum exactly as `hdr` reports them."""
+    return [(item.value_iterated_to, item.count_at_value_iterated_to) for item in hdr.get_recorded_iterator()]
+
+
+def counts_of(hdr: HdrHistogram, magnitude: int = _HALF_MAGNITUDE) -> tuple[dict, int]:
+    """`hdr` in this module's sparse layout, and how many of its values lay above
+    HIGHEST_US and were clamped to it (index_at clamps)."""
+    counts: dict = {}
+    clamped = 0
+    for value, n in recorded(hdr):
+        if hdr.get_lowest_equivalent_value(value) > HIGHEST_US:
+            clamped += n
+        index = index_at(value, magnitude)
+        counts[index] = counts.get(index, 0) + n
+    return counts, clamped
+
+
+def decode_counts(text: str) -> dict:
+    """A compressed histogram (ours or memtier_benchmark's) in this module's layout,
+    values above HIGHEST_US clamped to it; ValueError if the text is not one."""
+    return counts_of(decode(text))[0]
 
 
 def index_at(micros: int, magnitude: int) -> int:

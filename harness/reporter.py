@@ -32,7 +32,7 @@ from harness.resources import ProcessMonitor, ServerSampler
 from harness.csv_export import write_csv
 from harness.results import cluster_block, pubsub_block, write_result
 from harness.summary import print_summary, quiet_line, say
-from harness.result_document import build_document
+from harness.result_document import build_document, epoch_of
 from harness.series import SeriesPoint
 from harness.settings import RunConfig
 from harness.stats import CommandStats, PubSubStats
@@ -91,6 +91,7 @@ class RunState:
     resources: list = field(default_factory=list)  # per interval: processes and server
     ended: RunEnded | None = None
     start: float = 0.0
+    start_wall: float = 0.0  # the same instant as `start`, in seconds since the epoch
     warmup_seconds: float = 0.0  # the first live rate counts from the end of warmup
     target: RateProfile | None = None  # a paced run's target rate over time (rate, stages)
     aborted_by: str = ""  # the threshold that stopped the run early (abort_on_fail)
@@ -123,7 +124,7 @@ class RunState:
         self.interval.add(stats)
         if self.start:
             second = max(0, int(delta.until - self.start)) // self.series_step * self.series_step
-            self.series.setdefault(second, SeriesPoint()).add(stats)
+            self.series.setdefault(second, SeriesPoint()).add(stats, service=self.target is not None)
             if len(self.series) > MAX_SERIES_POINTS:
                 self._coarsen_series()
         process = delta.process
@@ -256,6 +257,7 @@ def follow(ctx: ReporterContext, state: RunState, outputs: Outputs, view) -> Non
         now = time.monotonic()
         if not state.start and ctx.start_at.value:
             state.start = ctx.start_at.value
+            state.start_wall = epoch_of(state.start)
             state.warmup_seconds = ctx.config.warmup
             outputs.started()  # the CPU baselines: the first interval is measured from here
             next_view, next_tick = state.start + interval, state.start
@@ -301,9 +303,12 @@ def show_interval(state: RunState, outputs: Outputs, view: "live.LiveView") -> N
     rate, interval = state.take_interval()
     processes = outputs.processes.sample()
     server = outputs.server.sample()
-    state.add_sample({"second": round(time.monotonic() - state.start, 1),
-                      "processes": processes, "server": server})
-    view.show(state, rate, interval, processes, server, outputs.processes.busy(processes))
+    busy = outputs.processes.busy(processes)
+    sample = {"second": round(time.monotonic() - state.start, 1), "processes": processes, "server": server}
+    if busy:  # the live view's bottleneck warning fired here: the HTML report marks it
+        sample["busy"] = busy
+    state.add_sample(sample)
+    view.show(state, rate, interval, processes, server, busy)
     outputs.export(state)
 
 

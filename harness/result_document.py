@@ -17,13 +17,7 @@ def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: d
                    ops_per_cpu: float | None) -> dict:
     config = ctx.config
     ended = state.ended
-    finish_ms = int(time.time() * 1000)
-    runtime = {
-        "Start time": finish_ms - int((time.monotonic() - state.start) * 1000) if state.start else finish_ms,
-        "Finish time": finish_ms,
-        "Total duration": int(seconds * 1000),
-        "Time unit": "MILLISECONDS",
-    }
+    runtime = runtime_block(state, config.warmup, seconds)
     block = harness_block(state.totals, seconds, ended.status, ended.reason)
     block["run"] = {
         "run_id": ctx.run_id,
@@ -55,6 +49,8 @@ def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: d
     all_stats_block = all_stats(state.totals, seconds, state.series, runtime)
     if state.target is not None:
         add_targets(all_stats_block["Totals"]["Time-Serie"], state.target, state.series_step)
+    if state.start:
+        add_times(all_stats_block, round(state.start_wall * 1000))
     return {
         "configuration": {spec.name: config.display_value(spec.name) for spec in KEYS},
         "run information": {
@@ -71,6 +67,41 @@ def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: d
         "ALL STATS": all_stats_block,
         "harness": block,
     }
+
+
+def epoch_of(monotonic_instant: float) -> float:
+    """The wall-clock time (seconds since the epoch) of a time.monotonic() instant, from
+    one reading of both clocks now: taken when the run starts, so that clock
+    adjustments during a long run do not move the start."""
+    return time.time() - (time.monotonic() - monotonic_instant)
+
+
+def runtime_block(state, warmup: float, seconds: float) -> dict:
+    """memtier's "Runtime": "Start time" is the instant of the first measured second
+    (the start of every client process, or the end of warmup), in ms since the epoch;
+    the run's measured span is [Start time, Finish time], Total duration long."""
+    if state.start:
+        start_ms = round((state.start_wall + warmup) * 1000)
+    else:  # never started (the target was unreachable): an empty span, now
+        start_ms = round(time.time() * 1000)
+    duration_ms = int(seconds * 1000)
+    return {
+        "Start time": start_ms,
+        "Finish time": start_ms + duration_ms,
+        "Total duration": duration_ms,
+        "Time unit": "MILLISECONDS",
+        "Time-Serie step": state.series_step,
+    }
+
+
+def add_times(all_stats_block: dict, origin_ms: int) -> None:
+    """Each Time-Serie point's absolute "Time" (ms since the epoch): the start of its
+    span. The point keyed k holds what the client processes reported in [Time, Time +
+    step), Time = the instant they all started + k seconds (warmup included), so points
+    of result files from different hosts align on the wall clock (harness.merge)."""
+    for block in all_stats_block.values():
+        for key, entry in block.get("Time-Serie", {}).items():
+            entry["Time"] = origin_ms + int(key) * 1000
 
 
 def add_targets(series: dict, target, step: int) -> None:

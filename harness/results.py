@@ -14,6 +14,7 @@ import sys
 import tempfile
 
 from harness import histogram
+from harness.series import MAGNITUDE as SERIES_MAGNITUDE
 from harness.stats import CommandStats, PubSubStats
 
 
@@ -27,6 +28,12 @@ def command_block(stats: CommandStats, name: str) -> dict:
     by_type = {kind: n for (command, kind), n in sorted(stats.errors.items()) if command == name and n}
     if by_type:
         block["errors_by_type"] = by_type
+    by_cause = {cause: n for (command, cause), n in sorted(stats.indeterminate.items()) if command == name and n}
+    if by_cause:
+        block["indeterminate_by_cause"] = by_cause
+    # Exact counts behind the hit rate and KB/sec, so that harness.merge adds files exactly.
+    block["nulls"] = stats.nulls[name]
+    block["bytes_sent"] = stats.bytes_sent[name]
     if name in READ_COMMANDS and stats.ok[name]:
         block["hit_rate"] = round(1 - stats.nulls[name] / stats.ok[name], 6)
     block["latency"] = histogram.summary_ms(stats.latency_of(name))
@@ -155,10 +162,15 @@ def memtier_block(count: int, ok: int, nulls: int, counts: dict, bytes_sent: int
 
 
 def time_serie(series: dict, command: str | None) -> dict:
-    """{"<second>": {Count, Average/Min/Max Latency, p50/p99/p99.9}} for one command (None: all)."""
+    """{"<second>": {Count, Average/Min/Max Latency, p50/p99/p99.9, Compressed Histogram}}
+    for one command (None: all). A command's point keeps its histogram (2 significant
+    digits, see series.py): that is what lets harness.merge add the points of several
+    files exactly. The Totals' points do not (a day-long run's file would grow by a
+    fifth again): their histogram is the sum of the commands' at the same second."""
     out = {}
     for second, point in sorted(series.items()):
-        summary = point.summary(command)
+        counts = point.latency_counts(command)
+        summary = histogram.Summary(counts, SERIES_MAGNITUDE)
         entry = {"Count": point.count(command)}
         if summary.total:
             entry.update({
@@ -169,8 +181,16 @@ def time_serie(series: dict, command: str | None) -> dict:
                 "p99.00": summary.percentile(99) / 1000,
                 "p99.90": summary.percentile(99.9) / 1000,
             })
+            if command is not None:
+                entry["Compressed Histogram"] = histogram.encode(histogram.to_hdr(counts, SERIES_MAGNITUDE))
+        service = point.summary(command, service=True)
+        if service.total:  # a paced run: the server's part of the latency, second by second
+            entry["Service p50.00"] = service.percentile(50) / 1000
+            entry["Service p99.00"] = service.percentile(99) / 1000
         if command is None and point.redirections:
             entry["Redirections"] = dict(point.redirections)
+        if command is None and point.nodes:
+            entry["Nodes"] = dict(sorted(point.nodes.items()))
         out[str(second)] = entry
     return out
 

@@ -4,7 +4,9 @@ A run of hours has thousands of points, so a point does not keep the full
 3-significant-digit histograms: it keeps each command's count and its latency at 2
 significant digits (HdrHistogram's layout with 256 sub-buckets; percentiles within 1%)
 as a flat array of (index, count) pairs, a few hundred bytes per command. Points merge
-exactly, which is how a long series halves its resolution (see reporter.py).
+exactly, which is how a long series halves its resolution (see reporter.py), and how
+harness.merge adds up the points of several result files. The result file keeps each
+point's histogram too, compressed ("Compressed Histogram" in each Time-Serie point).
 """
 
 from __future__ import annotations
@@ -25,45 +27,79 @@ def _to_pairs(counts: dict) -> array:
     return array("q", [part for index in sorted(counts) for part in (index, counts[index])])
 
 
+def _add_coarse(into: dict[str, array], name: str, counts: dict) -> None:
+    """3-digit counts added to a 2-digit (index, count) array."""
+    merged = _to_dict(into.get(name, array("q")))
+    for index, n in counts.items():
+        coarse = histogram.index_at(histogram.value_of(index), MAGNITUDE)
+        merged[coarse] = merged.get(coarse, 0) + n
+    into[name] = _to_pairs(merged)
+
+
+def _merge_pairs(into: dict[str, array], other: dict[str, array]) -> None:
+    for name, pairs in other.items():
+        merged = _to_dict(into.get(name, array("q")))
+        for index, n in _to_dict(pairs).items():
+            merged[index] = merged.get(index, 0) + n
+        into[name] = _to_pairs(merged)
+
+
 class SeriesPoint:
-    __slots__ = ("counts", "latency", "redirections")
+    __slots__ = ("counts", "latency", "service", "redirections", "nodes")
 
     def __init__(self):
         self.counts: dict[str, int] = {}
         self.latency: dict[str, array] = {}
+        self.service: dict[str, array] = {}  # a paced run: write to reply, beside latency from the intended start
         self.redirections: dict[str, int] = {}  # Redis Cluster: MOVED / ASK followed
+        self.nodes: dict[str, int] = {}  # Redis Cluster: operations answered by each master
 
-    def add(self, stats: CommandStats) -> None:
+    def add(self, stats: CommandStats, service: bool = False) -> None:
+        """Add a Delta's stats; with service (a paced run) its service time too: without
+        a schedule it equals latency, and would only double the series."""
         for kind, n in stats.redirections.items():
             self.redirections[kind] = self.redirections.get(kind, 0) + n
+        for node, n in stats.nodes.items():
+            self.nodes[node] = self.nodes.get(node, 0) + n
         for name in stats.commands():
             self.counts[name] = self.counts.get(name, 0) + stats.count_of(name)
         for name in {*stats.latency, *(name for name, _ in stats.error_latency)}:
-            merged = _to_dict(self.latency.get(name, array("q")))
-            for index, n in stats.latency_of(name).items():
-                coarse = histogram.index_at(histogram.value_of(index), MAGNITUDE)
-                merged[coarse] = merged.get(coarse, 0) + n
-            self.latency[name] = _to_pairs(merged)
+            _add_coarse(self.latency, name, stats.latency_of(name))
+        for name, counts in stats.service.items() if service else ():
+            _add_coarse(self.service, name, counts)
 
     def merge(self, other: "SeriesPoint") -> None:
         for kind, n in other.redirections.items():
             self.redirections[kind] = self.redirections.get(kind, 0) + n
+        for node, n in other.nodes.items():
+            self.nodes[node] = self.nodes.get(node, 0) + n
         for name, count in other.counts.items():
             self.counts[name] = self.counts.get(name, 0) + count
-        for name, pairs in other.latency.items():
-            merged = _to_dict(self.latency.get(name, array("q")))
-            for index, n in _to_dict(pairs).items():
-                merged[index] = merged.get(index, 0) + n
-            self.latency[name] = _to_pairs(merged)
+        _merge_pairs(self.latency, other.latency)
+        _merge_pairs(self.service, other.service)
 
     def count(self, command: str | None = None) -> int:
         return sum(self.counts.values()) if command is None else self.counts.get(command, 0)
 
-    def summary(self, command: str | None = None) -> histogram.Summary:
+    def latency_counts(self, command: str | None = None, service: bool = False) -> dict:
+        """The point's latency (or, with service, service time) at MAGNITUDE: one
+        command's, or every command's (None)."""
+        kept = self.service if service else self.latency
         if command is not None:
-            return histogram.Summary(_to_dict(self.latency.get(command, array("q"))), MAGNITUDE)
+            return _to_dict(kept.get(command, array("q")))
         merged: dict = {}
-        for pairs in self.latency.values():
-            for index, n in _to_dict(pairs).items():
-                merged[index] = merged.get(index, 0) + n
-        return histogram.Summary(merged, MAGNITUDE)
+        for pairs in kept.values():
+            histogram.merge(merged, _to_dict(pairs))
+        return merged
+
+    def summary(self, command: str | None = None, service: bool = False) -> histogram.Summary:
+        return histogram.Summary(self.latency_counts(command, service), MAGNITUDE)
+
+    def add_recorded(self, command: str, count: int, latency: dict) -> None:
+        """A point read back from a result file (harness.merge): its count and its
+        latency at MAGNITUDE (empty when the file has none, as memtier's points)."""
+        self.counts[command] = self.counts.get(command, 0) + count
+        if latency:
+            merged = _to_dict(self.latency.get(command, array("q")))
+            histogram.merge(merged, latency)
+            self.latency[command] = _to_pairs(merged)
