@@ -35,6 +35,7 @@ from harness.summary import print_summary, quiet_line, say
 from harness.result_document import build_document
 from harness.series import SeriesPoint
 from harness.settings import RunConfig
+from harness.shards import name_stem
 from harness.stats import CommandStats, PubSubStats
 from harness.target import Endpoint, make_client
 
@@ -94,6 +95,7 @@ class RunState:
     warmup_seconds: float = 0.0  # the first live rate counts from the end of warmup
     target: RateProfile | None = None  # a paced run's target rate over time (rate, stages)
     aborted_by: str = ""  # the threshold that stopped the run early (abort_on_fail)
+    first_send: float = 0.0  # time.monotonic() of the run's first batch (all processes); 0: none
 
     def apply(self, message) -> None:
         if isinstance(message, Delta):
@@ -137,6 +139,8 @@ class RunState:
         self.pubsub.add(delta.pubsub)
         self.lag[process] = delta.lag
         self.max_lag = max(self.max_lag, delta.max_lag)
+        if delta.first_send and (not self.first_send or delta.first_send < self.first_send):
+            self.first_send = delta.first_send
         self.connections[process] = 0 if delta.final else delta.connections
 
     def _coarsen_series(self) -> None:
@@ -201,7 +205,7 @@ class Outputs:
             port = None if ctx.endpoint.unix_path else ctx.endpoint.port
             self.telemetry = Telemetry.create(config, ctx.run_id, ctx.endpoint.unix_path or ctx.endpoint.host, port)
         self.processes = ProcessMonitor(ctx.coordinator_pid, config.stats_interval)
-        self.server = ServerSampler(make_client(ctx.endpoint, client_name=f"harness-{ctx.run_id}-reporter"))
+        self.server = ServerSampler(make_client(ctx.endpoint, client_name=f"{name_stem(ctx.run_id, ctx.config)}-reporter"))
 
     def started(self) -> None:
         self.processes.start()
@@ -230,7 +234,10 @@ def reporter_main(ctx: ReporterContext) -> None:
     die_with_parent(ctx.coordinator_pid)
     set_process_name("harness:report")
     outputs = Outputs(ctx)
-    state = RunState(target=RateProfile.of(ctx.config))
+    target = RateProfile.of(ctx.config)
+    if target is not None and ctx.plan.shards > 1:
+        target = target.scaled(1 / ctx.plan.shards)  # this shard's part of the run's rate
+    state = RunState(target=target)
     view = live.make_view(ctx.config, text_stream(ctx.config))
     view.begin()  # a terminal shows a first frame now, before the clients have connected
     try:
