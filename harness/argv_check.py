@@ -28,8 +28,9 @@ class UsageError(ConfigError):
         self.command = command
 
 
-def run_options(key_options: list[str]) -> dict[str, bool]:
-    options = {option: True for option in key_options}
+def run_options(key_options: list[str], flags=frozenset()) -> dict[str, bool]:
+    """`flags`: the key options that take no value (--quiet)."""
+    options = {option: option not in flags for option in key_options}
     options.update({"--config": True, "--dry-run": False})
     return options
 
@@ -59,10 +60,10 @@ def _command(argv: list[str], valued: set[str]) -> str | None:
     return None
 
 
-def check(argv: list[str], key_options: list[str]) -> None:
+def check(argv: list[str], key_options: list[str], flags=frozenset()) -> None:
     """Raise UsageError for the first option that is unknown, abbreviated, misplaced or
     missing its value; leave the rest (positional arguments) to docopt."""
-    for_run = run_options(key_options)
+    for_run = run_options(key_options, flags)
     every = {**for_run, **COMPARE_OPTIONS, **ANYWHERE}
     command = _command(argv, {name for name, valued in every.items() if valued})
     allowed = {**(COMPARE_OPTIONS if command == "compare" else for_run), **ANYWHERE}
@@ -104,10 +105,10 @@ def check(argv: list[str], key_options: list[str]) -> None:
             raise UsageError(f"option {name} takes no value", command)
 
 
-def docopt_failure(argv: list[str], key_options: list[str]) -> UsageError:
+def docopt_failure(argv: list[str], key_options: list[str], flags=frozenset()) -> UsageError:
     """What docopt could not match once every option is known: the command or the
     positional arguments. argv itself is not echoed: it may hold a password."""
-    valued = {name for name, v in {**run_options(key_options), **COMPARE_OPTIONS}.items() if v}
+    valued = {name for name, v in {**run_options(key_options, flags), **COMPARE_OPTIONS}.items() if v}
     command = _command(argv, valued)
     if command is None:
         return UsageError("no command given: use run, test-connection or compare", None)

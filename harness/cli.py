@@ -103,11 +103,12 @@ def parse_argv(argv: list[str]) -> dict:
     """docopt's result; a command line that does not parse is a UsageError naming the
     first problem (argv_check), never docopt's bare "cannot match"."""
     key_options = [spec.option for spec in KEYS]
-    argv_check.check(argv, key_options)
+    flags = frozenset(spec.option for spec in KEYS if not spec.metavar)  # --quiet takes no value
+    argv_check.check(argv, key_options, flags)
     try:
         return docopt(USAGE, argv=argv, default_help=False, version=None)
     except DocoptExit:
-        raise argv_check.docopt_failure(argv, key_options) from None
+        raise argv_check.docopt_failure(argv, key_options, flags) from None
 
 
 def usage_for(error: argv_check.UsageError) -> str:
