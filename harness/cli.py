@@ -40,7 +40,8 @@ Exit status:
   1    a threshold failed (run); the target could not be reached (test-connection)
   2    bad configuration or usage (a bare `harness` too), or a pre-flight check refused the run
        before any load
-  3    the target was unreachable or the run failed (a client or the reporter died or hung)
+  3    the target was unreachable or the run failed (a client or the reporter died or hung,
+       or a shard was not ready by start_at)
   130  stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM"""
 
 
