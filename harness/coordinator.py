@@ -80,6 +80,9 @@ REPORTER_GRACE = 10.0
 # How long after `duration` the coordinator sets the stop flag itself: a thread that is
 # behind its rate schedule may still be sending then (the grid lags the clock).
 DEADLINE_SLACK = 0.5
+# How long before a start instant the clients learn it: they poll for it every 2 ms,
+# build their drivers, then sleep until the instant itself.
+RELEASE_LEAD = 0.1
 
 
 def new_run_id() -> str:
@@ -359,8 +362,8 @@ class Supervisor:
         self.start_epoch = instant if instant is not None else time.time() + 0.02
         self.started = barrier.monotonic_of(self.start_epoch)
         waiting = [client.sentinel for client in clients] + [reporter.sentinel]
-        while time.monotonic() < self.started - 0.05:
-            multiprocessing.connection.wait(waiting, min(POLL, max(0.0, self.started - 0.05 - time.monotonic())))
+        while time.monotonic() < self.started - RELEASE_LEAD:
+            multiprocessing.connection.wait(waiting, min(POLL, max(0.0, self.started - RELEASE_LEAD - time.monotonic())))
             if should_stop():
                 return False
         return True

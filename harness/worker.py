@@ -121,9 +121,7 @@ def _run(ctx: ClientContext) -> None:
         if ctx.stop.value:
             return
         time.sleep(0.002)
-    start = ctx.start_at.value
-    time.sleep(max(0.0, start - time.monotonic()))  # every process begins at the same instant
-    cpu_at_start = time.process_time()
+    start = ctx.start_at.value  # set ahead of the instant: the drivers are built before it
     clock = Clock(
         start=start,
         deadline=start + config.duration if config.duration else float("inf"),
@@ -157,6 +155,9 @@ def _run(ctx: ClientContext) -> None:
         )
         drivers.append(Driver([connections[index] for index in share.connections], workload, router, settings,
                               clock, control, outbox))
+    # Every process (and every shard) begins at the same instant.
+    time.sleep(max(0.0, start - time.monotonic()))
+    cpu_at_start = time.process_time()
     errors: list[BaseException] = []
     watch = None
     if ctx.endpoint.sentinels:

