@@ -106,6 +106,8 @@ def run(config: RunConfig, out=None) -> ExitStatus:
     plan = make_plan(config, psutil.cpu_count() or 1)
     # Pre-flight, before the target is touched: each refusal is one line, exit 2.
     config = with_default_output(config)
+    if plan.shards > 1 and config.thresholds:
+        log.info("thresholds are checked on the merged result (harness merge), not on one shard's share")
     check_output(config)
     check_memory(config, plan, len(prefix.encode()))
     listener = None

@@ -289,10 +289,16 @@ def facts_of(ctx: ReporterContext, state: RunState, seconds: float, pubsub: dict
     return thresholds.Facts(state.totals, seconds, pubsub, state.max_lag, ctx.config.requests)
 
 
+def checked_here(ctx: ReporterContext) -> tuple:
+    """The thresholds this process checks: none in a shard of a larger run, whose
+    figures are a share of the whole (harness merge checks them on the merged result)."""
+    return ctx.config.thresholds if ctx.plan.shards == 1 else ()
+
+
 def check_abort(ctx: ReporterContext, state: RunState) -> None:
     """abort_on_fail: stop the run as soon as a threshold can no longer pass."""
     config = ctx.config
-    if not (config.abort_on_fail and config.thresholds) or state.aborted_by:
+    if not (config.abort_on_fail and checked_here(ctx)) or state.aborted_by:
         return
     facts = facts_of(ctx, state, state.measured_seconds())
     for threshold in config.thresholds:
@@ -322,7 +328,7 @@ def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view) -> Non
     pubsub = None
     if config.workload == "pub_sub":
         pubsub = pubsub_block(state.pubsub, state.totals, state.warmup, ctx.plan.processes * config.subscribers)
-    verdicts = thresholds.evaluate(config.thresholds, facts_of(ctx, state, seconds, pubsub))
+    verdicts = thresholds.evaluate(checked_here(ctx), facts_of(ctx, state, seconds, pubsub))
     failed = [verdict for verdict in verdicts if not verdict["passed"]]
     if failed and state.ended.status == ExitStatus.OK:
         reason = "threshold failed: " + "; ".join(f"{v['threshold']} (measured {v['measured']:g})" for v in failed)
