@@ -13,11 +13,14 @@ import difflib
 
 from harness.errors import ConfigError
 
-COMMANDS = ("run", "test-connection", "compare")
-# Options of compare only, of run and test-connection only, and of any command.
-COMPARE_OPTIONS = {"--max-regression": True, "--format": True}  # name -> takes a value
+COMMANDS = ("run", "test-connection", "compare", "report")
+# Options of compare only, of report only, of run and test-connection only, and of any command.
+COMPARE_OPTIONS = {"--max-regression": True, "--format": True, "--html": True}  # name -> takes a value
+REPORT_OPTIONS = {"-o": True}
 ANYWHERE = {"--help": False, "--version": False}
-SHORT = {"-c": "--config", "-h": "--help"}
+SHORT = {"-c": "--config", "-h": "--help", "-o": "-o"}
+# Short options that take a value (the next word, or glued on: -cFILE, -oFILE).
+SHORT_VALUED = ("-c", "-o")
 
 
 class UsageError(ConfigError):
@@ -54,7 +57,7 @@ def _command(argv: list[str], valued: set[str]) -> str | None:
         elif token == "--":
             return None
         elif token.startswith("-") and token != "-":
-            skip = token in valued or token == "-c"
+            skip = token in valued or token in SHORT_VALUED
         else:
             return token
     return None
@@ -66,7 +69,8 @@ def check(argv: list[str], key_options: list[str], flags=frozenset()) -> None:
     for_run = run_options(key_options, flags)
     every = {**for_run, **COMPARE_OPTIONS, **ANYWHERE}
     command = _command(argv, {name for name, valued in every.items() if valued})
-    allowed = {**(COMPARE_OPTIONS if command == "compare" else for_run), **ANYWHERE}
+    own = {"compare": COMPARE_OPTIONS, "report": REPORT_OPTIONS}.get(command, for_run)
+    allowed = {**own, **ANYWHERE}
     index = 0
     while index < len(argv):
         token = argv[index]
@@ -81,11 +85,17 @@ def check(argv: list[str], key_options: list[str], flags=frozenset()) -> None:
                 # -d 3: perhaps a long option's initial; name the ones it could be.
                 similar = sorted(o for o in allowed if o.startswith("--" + token[1:2]))
                 hint = "; did you mean " + _either(similar) + "?" if similar else ""
-                raise UsageError(f"unknown option {token[:2]}: the short options are -c and -h{hint}", command)
-            if name == "--config" and len(token) == 2:
+                raise UsageError(f"unknown option {token[:2]}: the short options are -c, -o (report) and -h{hint}",
+                                 command)
+            if name == "-o" and command != "report":
+                raise UsageError("option -o applies to report only", command)
+            if name == "--config" and command == "report":
+                raise UsageError("option -c does not apply to report", command)
+            if token[:2] in SHORT_VALUED and len(token) == 2:
                 if index >= len(argv):
-                    raise UsageError("option -c needs a value (the INI file) on the command line", command)
-                index += 1  # -c FILE
+                    what = "the INI file" if name == "--config" else "the HTML file"
+                    raise UsageError(f"option {token} needs a value ({what}) on the command line", command)
+                index += 1  # -c FILE, -o FILE
             continue
         name, has_value = token.split("=", 1)[0], "=" in token
         if name not in every:
@@ -95,7 +105,10 @@ def check(argv: list[str], key_options: list[str], flags=frozenset()) -> None:
                                  f"did you mean {_either(prefixed)}?", command)
             raise UsageError(f"unknown option {name} on the command line{_suggest(name, list(allowed))}", command)
         if name not in allowed:
-            where = "does not apply to compare" if command == "compare" else "applies to compare only"
+            if command in ("compare", "report"):
+                where = f"does not apply to {command}"
+            else:
+                where = "applies to compare only"
             raise UsageError(f"option {name} {where}", command)
         if every[name] and not has_value:
             if index >= len(argv):
@@ -111,10 +124,12 @@ def docopt_failure(argv: list[str], key_options: list[str], flags=frozenset()) -
     valued = {name for name, v in {**run_options(key_options, flags), **COMPARE_OPTIONS}.items() if v}
     command = _command(argv, valued)
     if command is None:
-        return UsageError("no command given: use run, test-connection or compare", None)
+        return UsageError("no command given: use run, test-connection, compare or report", None)
     if command not in COMMANDS:
         close = _suggest(command, list(COMMANDS), cutoff=0.6)
-        return UsageError(f"unknown command {command!r}: use run, test-connection or compare{close}", None)
+        return UsageError(f"unknown command {command!r}: use run, test-connection, compare or report{close}", None)
     if command == "compare":
         return UsageError("compare needs two result files: harness compare BASELINE.json CURRENT.json", command)
+    if command == "report":
+        return UsageError("report needs one result file: harness report RESULT.json [-o REPORT.html]", command)
     return UsageError(f"{command} takes no arguments besides options; a value with spaces needs quotes", command)

@@ -39,16 +39,17 @@ Exit status:
   0    success
   1    a threshold failed (run); the target could not be reached (test-connection)
   2    bad configuration or usage (a bare `harness` too), or a pre-flight check refused the run
-       before any load
+       before any load; report: the result file cannot be read
   3    the target was unreachable or the run failed (a client or the reporter died or hung,
-       or a shard was not ready by start_at)
+       or a shard was not ready by start_at); the HTML report could not be written
   130  stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM"""
 
 
 USAGE_LINES = {
     "run": "harness run [-c FILE] [--threshold=EXPR]... [options]",
     "test-connection": "harness test-connection [-c FILE] [options]",
-    "compare": "harness compare BASELINE CURRENT [--max-regression=PCT] [--format=FORMAT]",
+    "compare": "harness compare BASELINE CURRENT [--max-regression=PCT] [--format=FORMAT] [--html=FILE]",
+    "report": "harness report RESULT [-o FILE]",
 }
 SHORT_USAGE = "\n".join([
     "redis-harness: push a Redis server hard and report what it saw.",
@@ -82,6 +83,8 @@ def usage_text() -> str:
         "  --max-regression=PCT     compare: the largest slowdown allowed, in percent (default: 10);",
         "                           a larger one within the runs' per-second spread is noise.",
         "  --format=FORMAT          compare: table or json (default: table).",
+        "  --html=FILE              compare: also write the comparison as an HTML page.",
+        "  -o FILE                  report: the HTML file (default: RESULT with .html for .json).",
         "  -h, --help               Show this help.",
         "  --version                Show the version.",
     ]
@@ -256,7 +259,11 @@ def _main(argv: list[str], out, env) -> int:
         from harness.compare_output import compare_files
 
         return compare_files(arguments["BASELINE"], arguments["CURRENT"], arguments["--max-regression"], out,
-                             arguments["--format"])
+                             arguments["--format"], html_path=arguments["--html"])
+    if arguments["report"]:
+        from harness.report_command import report_command
+
+        return report_command(arguments["RESULT"], arguments["-o"], out)
     config_file = arguments["--config"]
     config = resolve(config_file, env, options_given(arguments))
     setup_logging(config)

@@ -65,8 +65,9 @@ class Row:
     verdict: str  # "ok", "noise", "REGRESSION" or "missing"
 
 
-def load(path: str) -> dict:
-    """The command blocks ("Totals" included) of a result file's "ALL STATS"."""
+def read_document(path: str) -> dict:
+    """A result file as a dict (the harness's or memtier_benchmark's); ConfigError if it
+    cannot be read or is not a JSON object."""
     try:
         with open(path, encoding="utf-8") as handle:
             document = json.load(handle)
@@ -74,13 +75,30 @@ def load(path: str) -> dict:
         raise ConfigError(f"cannot read result file {path}: {exc.strerror}") from None
     except ValueError as exc:
         raise ConfigError(f"result file {path} is not JSON: {exc}") from None
-    stats = document.get("ALL STATS") if isinstance(document, dict) else None
+    if not isinstance(document, dict):
+        raise ConfigError(f"result file {path} is not a JSON object")
+    return document
+
+
+def command_blocks(document: dict) -> dict:
+    """The command blocks ("Totals" included) of a document's "ALL STATS" ({} if none)."""
+    stats = document.get("ALL STATS")
     if not isinstance(stats, dict):
-        raise ConfigError(f"result file {path} has no \"ALL STATS\" section")
+        return {}
     return {name: block for name, block in stats.items() if isinstance(block, dict) and "Ops/sec" in block}
 
 
-def _number(value) -> float | None:
+def load(path: str) -> dict:
+    """The command blocks ("Totals" included) of a result file's "ALL STATS"."""
+    document = read_document(path)
+    stats = document.get("ALL STATS")
+    if not isinstance(stats, dict):
+        raise ConfigError(f"result file {path} has no \"ALL STATS\" section")
+    return command_blocks(document)
+
+
+def number(value) -> float | None:
+    """A finite number from a result file as a float; None for anything else."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
@@ -92,7 +110,7 @@ def whole_run(block: dict, figure: Figure) -> float | None:
         if not isinstance(value, dict) or part not in value:
             return None
         value = value[part]
-    return _number(value)
+    return number(value)
 
 
 def per_second(block: dict, figure: Figure) -> list[float]:
@@ -110,10 +128,10 @@ def per_second(block: dict, figure: Figure) -> list[float]:
     values = []
     for _, point in seconds[1:-1]:
         if figure.point_key is None:
-            count = _number(point.get("Count"))
+            count = number(point.get("Count"))
             value = count / step if count is not None else None
         else:
-            value = _number(point.get(figure.point_key))  # absent in a second without replies
+            value = number(point.get(figure.point_key))  # absent in a second without replies
         if value is not None:
             values.append(value)
     return values

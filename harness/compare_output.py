@@ -37,19 +37,26 @@ def _layout(cells: list[list[str]], right: set[int]) -> list[str]:
                      for i, (cell, w) in enumerate(zip(line, widths))).rstrip() for line in cells]
 
 
-def table(rows: list[Row], width: int) -> list[str]:
-    header = ["command", "figure", "baseline", "current", "change", "base 25-75%", "cur 25-75%", "verdict"]
-    cells = [header] + [
+HEADER = ["command", "figure", "baseline", "current", "change", "base 25-75%", "cur 25-75%", "verdict"]
+
+
+def cells(rows: list[Row]) -> list[list[str]]:
+    """The table's cells under HEADER, as the terminal and the HTML page show them."""
+    return [
         [row.command, row.figure.label, _value(row.baseline, row.figure.decimals),
          _value(row.current, row.figure.decimals), _change(row),
          _spread(row.baseline_spread, row.figure.decimals), _spread(row.current_spread, row.figure.decimals),
          row.verdict]
         for row in rows
     ]
-    lines = _layout(cells, right={2, 3, 4, 5, 6})
+
+
+def table(rows: list[Row], width: int) -> list[str]:
+    cells_ = [HEADER] + cells(rows)
+    lines = _layout(cells_, right={2, 3, 4, 5, 6})
     if max(map(len, lines)) <= width:
         return lines + ["(25-75%: the middle half of each run's per-second values)"]
-    narrow = [line[:5] + line[7:] for line in cells]
+    narrow = [line[:5] + line[7:] for line in cells_]
     return _layout(narrow, right={2, 3, 4}) + [
         f"(per-second spread columns left out to fit {width} columns; --format json has them)"]
 
@@ -87,8 +94,15 @@ def document(rows: list[Row], bound: float, baseline: dict, current: dict) -> di
     }
 
 
+def only_lines(baseline: dict, current: dict) -> list[str]:
+    """The commands that one file has and the other does not."""
+    return [f"only in {which}: {', '.join(names)}" for which, names in
+            (("baseline", [n for n in baseline if n not in current]),
+             ("current", [n for n in current if n not in baseline])) if names]
+
+
 def compare_files(baseline_path: str, current_path: str, max_regression: str | None, out,
-                  output_format: str | None = None, width: int | None = None) -> int:
+                  output_format: str | None = None, width: int | None = None, html_path: str | None = None) -> int:
     bound = parse_bound(max_regression)
     output_format = output_format or "table"
     if output_format not in FORMATS:
@@ -97,6 +111,11 @@ def compare_files(baseline_path: str, current_path: str, max_regression: str | N
     if not set(baseline) & set(current):
         raise ConfigError(f"{baseline_path} and {current_path} have no command in common")
     rows = compare(baseline, current, bound)
+    if html_path:  # before the table: a path that cannot be written is one line and exit 2, as bad input is
+        from harness.compare_html import write_compare_page
+
+        write_compare_page(html_path, baseline_path, current_path, rows, verdict_line(rows, bound),
+                           only_lines(baseline, current))
     failed = any(row.verdict == "REGRESSION" for row in rows)
     if output_format == "json":
         print(json.dumps(document(rows, bound, baseline, current), indent=2), file=out)
@@ -104,12 +123,11 @@ def compare_files(baseline_path: str, current_path: str, max_regression: str | N
         width = width or shutil.get_terminal_size((100, 24)).columns
         for line in table(rows, width):
             print(line, file=out)
-        only = [f"only in {which}: {', '.join(names)}" for which, names in
-                (("baseline", [n for n in baseline if n not in current]),
-                 ("current", [n for n in current if n not in baseline])) if names]
-        for line in only:
+        for line in only_lines(baseline, current):
             print(line, file=out)
         print(verdict_line(rows, bound), file=out)
+    if html_path and output_format == "table":  # JSON on stdout stays JSON alone
+        print(f"report file: {html_path}", file=out)
     return ExitStatus.FAILED_CHECK if failed else ExitStatus.OK
 
 

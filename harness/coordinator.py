@@ -55,6 +55,7 @@ from harness.metrics import ENV as METRICS_ENV
 from harness.metrics import bind_listener, mark_dead, prepare_directory, push_metrics, remove_directory
 from harness.destinations import with_default_output
 from harness.preflight import check_memory, check_output
+from harness.report_command import report_after_run
 from harness.plan import Plan, make_plan
 from harness.plural import plural
 from harness.reporter import ReporterContext, reporter_main
@@ -113,11 +114,16 @@ def run(config: RunConfig, out=None) -> ExitStatus:
     listener = None
     if config.prometheus_port:
         listener = bind_listener(config.prometheus_port, config.prometheus_bind, config.source("prometheus_port"))
+    started = time.time()
     try:
-        return _run(config, plan, run_id, prefix, listener)
+        status = _run(config, plan, run_id, prefix, listener)
+    except HarnessError:  # a run that failed may still have written its result file
+        report_after_run(config, ExitStatus.RUN_FAILED, started, out)
+        raise
     finally:
         if listener is not None:
             listener.close()
+    return report_after_run(config, status, started, out)
 
 
 def _run(config: RunConfig, plan: Plan, run_id: str, prefix: str, listener) -> ExitStatus:

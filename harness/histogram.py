@@ -65,6 +65,19 @@ def encode(histogram: HdrHistogram) -> str:
     return encoded.decode() if isinstance(encoded, bytes) else encoded
 
 
+def decode(text: str) -> dict:
+    """Counts in this module's layout from a standard compressed encoding (ours or
+    memtier_benchmark's, whose values are microseconds too); ValueError if it is not one."""
+    try:
+        decoded = HdrHistogram.decode(text)
+    except Exception as exc:  # noqa: BLE001 - hdrh raises many kinds on bad input
+        raise ValueError(f"not a compressed HdrHistogram: {exc}") from None
+    counts: dict = {}
+    for item in decoded.get_recorded_iterator():
+        record(counts, max(LOWEST_US, item.value_iterated_to), item.count_at_value_iterated_to)
+    return counts
+
+
 def index_at(micros: int, magnitude: int) -> int:
     """index_of for a layout with 2**(magnitude+1) sub-buckets (10: 3 digits, 7: 2 digits).
     index_of stays a separate copy with constants folded in: it runs once per batch."""

@@ -37,6 +37,8 @@ ZIPF_BYTES_PER_KEY = 8
 LIST_LENGTH_BYTES = 8  # at most (int32 below list_max_length 2**31)
 # A result file is at most about this big (the reporter bounds its series and samples).
 RESULT_FILE_MAX = 10 * 2**20
+# An HTML report is a few hundred kilobytes; a day-long run's stays under 5 MiB.
+REPORT_ROOM = 5 * 2**20
 
 
 def size_text(count: float) -> str:
@@ -57,6 +59,24 @@ def check_output(config) -> None:
             raise ConfigError(f"{where} is also output ({config.source('output')}): give each its own file")
         # the CSV holds the same points as the result file's series, in fewer bytes
         check_writable_file(config.csv, "csv", config.source("csv"), result_size_bound(config))
+    if config.report:
+        check_report(config)
+
+
+def check_report(config) -> None:
+    """The HTML report is made from the result file once the run ends: it needs one on
+    disk, and a path of its own."""
+    where = f"report = {config.report} ({config.source('report')})"
+    if config.report == STDOUT:
+        raise ConfigError(f"{where}: name a file; standard output carries the summary")
+    if config.output == STDOUT:
+        raise ConfigError(f"{where} is made from the result file, but output = - ({config.source('output')}) "
+                          "writes none: name a result file too")
+    for other in ("output", "csv"):
+        path = getattr(config, other)
+        if path and os.path.abspath(path) == os.path.abspath(config.report):
+            raise ConfigError(f"{where} is also {other} ({config.source(other)}): give each its own file")
+    check_writable_file(config.report, "report", config.source("report"), REPORT_ROOM)
 
 
 def result_size_bound(config) -> int:

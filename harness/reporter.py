@@ -125,7 +125,7 @@ class RunState:
         self.interval.add(stats)
         if self.start:
             second = max(0, int(delta.until - self.start)) // self.series_step * self.series_step
-            self.series.setdefault(second, SeriesPoint()).add(stats)
+            self.series.setdefault(second, SeriesPoint()).add(stats, service=self.target is not None)
             if len(self.series) > MAX_SERIES_POINTS:
                 self._coarsen_series()
         process = delta.process
@@ -314,9 +314,12 @@ def show_interval(state: RunState, outputs: Outputs, view: "live.LiveView") -> N
     rate, interval = state.take_interval()
     processes = outputs.processes.sample()
     server = outputs.server.sample()
-    state.add_sample({"second": round(time.monotonic() - state.start, 1),
-                      "processes": processes, "server": server})
-    view.show(state, rate, interval, processes, server, outputs.processes.busy(processes))
+    busy = outputs.processes.busy(processes)
+    sample = {"second": round(time.monotonic() - state.start, 1), "processes": processes, "server": server}
+    if busy:  # the live view's bottleneck warning fired here: the HTML report marks it
+        sample["busy"] = busy
+    state.add_sample(sample)
+    view.show(state, rate, interval, processes, server, busy)
     outputs.export(state)
 
 

@@ -169,8 +169,14 @@ def time_serie(series: dict, command: str | None) -> dict:
                 "p99.00": summary.percentile(99) / 1000,
                 "p99.90": summary.percentile(99.9) / 1000,
             })
+        service = point.summary(command, service=True)
+        if service.total:  # a paced run: the server's part of the latency, second by second
+            entry["Service p50.00"] = service.percentile(50) / 1000
+            entry["Service p99.00"] = service.percentile(99) / 1000
         if command is None and point.redirections:
             entry["Redirections"] = dict(point.redirections)
+        if command is None and point.nodes:
+            entry["Nodes"] = dict(sorted(point.nodes.items()))
         out[str(second)] = entry
     return out
 

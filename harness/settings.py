@@ -126,6 +126,7 @@ class CoreConfig:
     )
     output: str = key("metrics", "", p.text(), "result file (JSON); none = results/<workload>-<time>.json", "FILE")
     csv: str = key("metrics", "", p.text(), "also write per-command and per-second figures as CSV", "FILE")
+    report: str = key("metrics", "", p.text(), "also write the HTML report here at the end of the run", "FILE")
     # A flag on the command line (no metavar): --quiet.
     quiet: bool = key("metrics", "false", p.boolean(), "print only the final one-line summary", "")
     log_level: str = key("metrics", "info", p.choice("debug", "info", "warning", "error"), "log level", "LEVEL")

@@ -219,7 +219,8 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # What the full suite runs besides Python, and the Debian/Ubuntu package of each (as
 # .ci/run installs them): the TLS-capable redis-server, redis-cli run as `nobody` by
 # runuser, ip and unshare for private network and mount namespaces, flock for soak.sh,
-# and the real Prometheus and Pushgateway the metrics tests talk to.
+# the real Prometheus and Pushgateway the metrics tests talk to, and the real browser
+# (Debian's chromium, driven by Playwright) that opens the HTML reports.
 SYSTEM_COMMANDS = {
     "redis-server": "redis-server",
     "redis-cli": "redis-tools",
@@ -229,6 +230,7 @@ SYSTEM_COMMANDS = {
     "ip": "iproute2",
     "prometheus": "prometheus",
     "prometheus-pushgateway": "prometheus-pushgateway",
+    "chromium": "chromium",
 }
 
 

@@ -2,6 +2,7 @@
 server, an OTLP/HTTP receiver built on opentelemetry-proto, and the result file's HDR
 histograms decoded with the hdrhistogram package."""
 
+import contextlib
 import http.server
 import json
 import shutil
@@ -66,21 +67,44 @@ def test_result_file_equals_commandstats_and_prometheus(redis_server, tmp_path):
     assert run_info and dict(run_info[0][1])["workload"] == "basic_rw"
 
 
-def test_a_real_prometheus_scrapes_the_run(redis_server, tmp_path):
-    harness_port, prometheus_port = free_port(), free_port()
+@contextlib.contextmanager
+def real_prometheus(tmp_path, *ports):
+    """A real Prometheus scraping /metrics on these local ports every second; yields
+    its API's base URL once it is ready, and stops it at the end."""
     config = tmp_path / "prometheus.yml"
+    targets = ", ".join(f"'127.0.0.1:{port}'" for port in ports)
     config.write_text(
         "global:\n  scrape_interval: 1s\n"
-        f"scrape_configs:\n  - job_name: harness\n    static_configs:\n      - targets: ['127.0.0.1:{harness_port}']\n"
+        f"scrape_configs:\n  - job_name: harness\n    static_configs:\n      - targets: [{targets}]\n"
     )
+    listen = free_port()
     prometheus = subprocess.Popen(
         [shutil.which("prometheus") or "/usr/bin/prometheus", f"--config.file={config}",
-         f"--storage.tsdb.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{prometheus_port}"],
+         f"--storage.tsdb.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{listen}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        api = f"http://127.0.0.1:{prometheus_port}"
+        api = f"http://127.0.0.1:{listen}"
         wait_until(lambda: urllib.request.urlopen(f"{api}/-/ready", timeout=1).status == 200, 30)
+        # Prometheus hands new targets to its scrapers up to 5 s after it is ready; a
+        # short run started before that would be over before its first scrape.
+        wait_until(lambda: scraping(api, len(ports)), 30)
+        yield api
+    finally:
+        prometheus.terminate()
+        prometheus.wait(timeout=30)
+
+
+def scraping(api, count):
+    """Whether Prometheus has tried every one of its `count` targets at least once."""
+    with urllib.request.urlopen(f"{api}/api/v1/targets", timeout=5) as response:
+        targets = json.load(response)["data"]["activeTargets"]
+    return len(targets) == count and all(target["health"] != "unknown" for target in targets)
+
+
+def test_a_real_prometheus_scrapes_the_run(redis_server, tmp_path):
+    harness_port = free_port()
+    with real_prometheus(tmp_path, harness_port) as api:
         harness = subprocess.Popen(
             harness_command("run", "--port", str(redis_server.port), "--duration", "15", "--rate", "3000",
                             "--prometheus-port", str(harness_port), "--metrics-linger", "5"),
@@ -97,9 +121,6 @@ def test_a_real_prometheus_scrapes_the_run(redis_server, tmp_path):
         time.sleep(8)
         wait_until(positive_rate, 15)
         assert harness.wait(timeout=60) == 0
-    finally:
-        prometheus.terminate()
-        prometheus.wait(timeout=30)
 
 
 def wait_until(check, seconds):

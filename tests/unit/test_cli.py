@@ -75,7 +75,7 @@ def test_a_bare_harness_prints_the_short_usage(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["run", "-d", "3"],
-     "unknown option -d: the short options are -c and -h; did you mean --db, --dry-run or --duration?"),
+     "unknown option -d: the short options are -c, -o (report) and -h; did you mean --db, --dry-run or --duration?"),
     (["run", "--durration", "3"], "unknown option --durration on the command line; did you mean --duration?"),
     (["run", "--bogus", "1"], "unknown option --bogus on the command line"),
     (["run", "--dur", "3"], "option --dur is abbreviated (options are written in full); did you mean --duration?"),
@@ -97,7 +97,7 @@ def test_run_usage_errors_name_the_problem_and_show_the_usage_line(capsys, argv,
 def test_compare_usage_errors(capsys):
     line, under = usage_error(capsys, "compare", "a.json")
     assert line == "compare needs two result files: harness compare BASELINE.json CURRENT.json"
-    assert under == ["usage: harness compare BASELINE CURRENT [--max-regression=PCT] [--format=FORMAT]"
+    assert under == ["usage: harness compare BASELINE CURRENT [--max-regression=PCT] [--format=FORMAT] [--html=FILE]"
                      "   (harness --help lists every option)"]
     line, _ = usage_error(capsys, "compare", "a.json", "b.json", "--duration", "3")
     assert line == "option --duration does not apply to compare"
@@ -107,10 +107,27 @@ def test_compare_usage_errors(capsys):
 
 def test_unknown_or_missing_command_lists_every_usage_line(capsys):
     line, under = usage_error(capsys, "rnu")
-    assert line == "unknown command 'rnu': use run, test-connection or compare; did you mean run?"
-    assert under[0] == "usage:" and len(under) == 4 and "harness compare" in under[3]
+    assert line == "unknown command 'rnu': use run, test-connection, compare or report; did you mean run?"
+    assert under[0] == "usage:" and len(under) == 5 and "harness compare" in under[3]
+    assert "harness report" in under[4]
     line, _ = usage_error(capsys, "--dry-run")
-    assert line == "no command given: use run, test-connection or compare"
+    assert line == "no command given: use run, test-connection, compare or report"
+
+
+def test_report_usage_errors(capsys):
+    line, under = usage_error(capsys, "report")
+    assert line == "report needs one result file: harness report RESULT.json [-o REPORT.html]"
+    assert under == ["usage: harness report RESULT [-o FILE]   (harness --help lists every option)"]
+    line, _ = usage_error(capsys, "report", "a.json", "-o")
+    assert line == "option -o needs a value (the HTML file) on the command line"
+    line, _ = usage_error(capsys, "report", "a.json", "--duration", "3")
+    assert line == "option --duration does not apply to report"
+    line, _ = usage_error(capsys, "report", "a.json", "-c", "x.ini")
+    assert line == "option -c does not apply to report"
+    line, _ = usage_error(capsys, "run", "-o", "r.html")
+    assert line == "option -o applies to report only"
+    line, _ = usage_error(capsys, "run", "--html", "r.html")
+    assert line == "option --html applies to compare only"
 
 
 def test_option_values_that_look_like_options_are_values(capsys):
