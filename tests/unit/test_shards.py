@@ -161,3 +161,15 @@ def test_stdin_start_line_refuses_what_is_not_an_instant(data, message):
 def test_a_start_already_past_is_late():
     with pytest.raises(HarnessError, match="was already past when every connection was ready"):
         barrier.start_instant(config(start_at="1700000000"), lambda: False)
+
+
+def test_every_stage_rate_is_shared_over_shards_and_threads():
+    from harness.pacing import RateProfile
+
+    settings = [config(rate=1000, stages="2s:3000,2s:3000", shard=f"{i}/3", start_at=START, client_instances=2)
+                for i in range(3)]
+    total = 0.0
+    for shard in settings:
+        plan = make_plan(shard, 2)
+        total += RateProfile.of(shard).scaled(plan.rate_scale).rate_at(3.0) * plan.total_threads
+    assert total == pytest.approx(3000)
