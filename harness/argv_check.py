@@ -33,8 +33,9 @@ class UsageError(ConfigError):
         self.command = command
 
 
-def run_options(key_options: list[str]) -> dict[str, bool]:
-    options = {option: True for option in key_options}
+def run_options(key_options: list[str], flags=frozenset()) -> dict[str, bool]:
+    """`flags`: the key options that take no value (--quiet)."""
+    options = {option: option not in flags for option in key_options}
     options.update({"--config": True, "--dry-run": False})
     return options
 
@@ -64,10 +65,10 @@ def _command(argv: list[str], valued: set[str]) -> str | None:
     return None
 
 
-def check(argv: list[str], key_options: list[str]) -> None:
+def check(argv: list[str], key_options: list[str], flags=frozenset()) -> None:
     """Raise UsageError for the first option that is unknown, abbreviated, misplaced or
     missing its value; leave the rest (positional arguments) to docopt."""
-    for_run = run_options(key_options)
+    for_run = run_options(key_options, flags)
     every = {**for_run, **COMPARE_OPTIONS, **REPORT_OPTIONS, **MERGE_OPTIONS, **ANYWHERE}
     command = _command(argv, {name for name, valued in every.items() if valued})
     own = OWN_OPTIONS.get(command, for_run)
@@ -119,10 +120,10 @@ def _misplaced(name: str, command: str | None) -> str:
     return "applies to " + _either([other for other, options in OWN_OPTIONS.items() if name in options]) + " only"
 
 
-def docopt_failure(argv: list[str], key_options: list[str]) -> UsageError:
+def docopt_failure(argv: list[str], key_options: list[str], flags=frozenset()) -> UsageError:
     """What docopt could not match once every option is known: the command or the
     positional arguments. argv itself is not echoed: it may hold a password."""
-    valued = {name for name, v in {**run_options(key_options), **COMPARE_OPTIONS, **REPORT_OPTIONS,
+    valued = {name for name, v in {**run_options(key_options, flags), **COMPARE_OPTIONS, **REPORT_OPTIONS,
                                    **MERGE_OPTIONS}.items() if v}
     command = _command(argv, valued)
     if command is None:

@@ -41,8 +41,8 @@ Exit status:
   2    bad configuration or usage (a bare `harness` too), or a pre-flight check refused the run
        before any load; report: the result file cannot be read; merge: a file missing, not a
        result file, or of another run without --force
-  3    the target was unreachable or the run failed (a client or the reporter died or hung);
-       the HTML report could not be written
+  3    the target was unreachable or the run failed (a client or the reporter died or hung,
+       or a shard was not ready by start_at); the HTML report could not be written
   130  stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM"""
 
 
@@ -116,11 +116,12 @@ def parse_argv(argv: list[str]) -> dict:
     """docopt's result; a command line that does not parse is a UsageError naming the
     first problem (argv_check), never docopt's bare "cannot match"."""
     key_options = [spec.option for spec in KEYS]
-    argv_check.check(argv, key_options)
+    flags = frozenset(spec.option for spec in KEYS if not spec.metavar)  # --quiet takes no value
+    argv_check.check(argv, key_options, flags)
     try:
         return docopt(USAGE, argv=argv, default_help=False, version=None)
     except DocoptExit:
-        raise argv_check.docopt_failure(argv, key_options) from None
+        raise argv_check.docopt_failure(argv, key_options, flags) from None
 
 
 def usage_for(error: argv_check.UsageError) -> str:

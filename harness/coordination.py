@@ -50,3 +50,4 @@ class Report:
     last_reply: float = 0.0
     final: bool = False
     pubsub: PubSubStats | None = None
+    first_send: float = 0.0  # time.monotonic() of the thread's first batch; 0: none yet

@@ -23,6 +23,11 @@ Nothing waits for ever (harness/supervision.py has the heartbeat and the fallbac
 - duration is a hard bound: DEADLINE_SLACK after it the stop flag is set, and clients
   still running socket_timeout + STOP_GRACE later are killed (status 3);
 - the reporter gets REPORTER_GRACE + metrics_linger + telemetry's close budget to finish.
+
+A shard of a larger run (harness/shards.py) starts at the shared start_at once all its
+clients are ready (harness/barrier.py), or fails as late; only shard 0 preloads and
+cleans up, the latter once every shard must have ended (start_at + duration + the stop
+bounds below).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from dataclasses import replace
 import psutil
 import redis
 
+from harness import barrier
 from harness.cluster import cluster_client, cluster_masters
 from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped, TargetError
 from harness.keyspace import delete_keys, existing_keys, run_prefix
@@ -55,7 +61,8 @@ from harness.plural import plural
 from harness.reporter import ReporterContext, reporter_main
 from harness.results import harness_block, write_result
 from harness.run_user import RunUser
-from harness.settings import RunConfig
+from harness.settings import KEYS, RunConfig
+from harness.shards import derive_run_id, every_shard_ended_by, index_and_count
 from harness.stats import CommandStats
 from harness.supervision import Fallback, Heartbeats, how_it_ended
 from harness.telemetry import CLOSE_WAIT
@@ -74,18 +81,34 @@ REPORTER_GRACE = 10.0
 # How long after `duration` the coordinator sets the stop flag itself: a thread that is
 # behind its rate schedule may still be sending then (the grid lags the clock).
 DEADLINE_SLACK = 0.5
+# How long before a start instant the clients learn it: they poll for it every 2 ms,
+# build their drivers, then sleep until the instant itself.
+RELEASE_LEAD = 0.1
 
 
 def new_run_id() -> str:
     return secrets.token_hex(4)
 
 
+def run_id_of(config: RunConfig) -> str:
+    """The run id: given; else, with a start instant, derived from it and the run's
+    keys (so every shard of the run finds the same one); else random."""
+    if config.run_id:
+        return config.run_id
+    if isinstance(config.start_at, float):
+        return derive_run_id(config.start_at, [(spec.name, config.display_value(spec.name)) for spec in KEYS
+                                               if spec.section in ("run", "workload")])
+    return new_run_id()
+
+
 def run(config: RunConfig, out=None) -> ExitStatus:
-    run_id = new_run_id()
+    run_id = run_id_of(config)
     prefix = run_prefix(config.key_prefix, run_id)
     plan = make_plan(config, psutil.cpu_count() or 1)
     # Pre-flight, before the target is touched: each refusal is one line, exit 2.
     config = with_default_output(config)
+    if plan.shards > 1 and config.thresholds:
+        log.info("thresholds are checked on the merged result (harness merge), not on one shard's share")
     check_output(config)
     check_memory(config, plan, len(prefix.encode()))
     listener = None
@@ -117,7 +140,7 @@ def _run(config: RunConfig, plan: Plan, run_id: str, prefix: str, listener) -> E
             raise
         try:
             endpoint = _cluster_or_not(client, config, endpoint)
-            _refuse_taken_prefix(client, config, endpoint, prefix)
+            _refuse_taken_prefix(client, config, endpoint, prefix, fresh_id=not (config.run_id or config.start_at))
             # The per-run ACL user (removed when `owned` closes, after cleanup, also on
             # failure or Ctrl-C); None when the server gives no ACL rights.
             run_user = owned.enter_context(RunUser(endpoint, prefix, run_id))
@@ -130,8 +153,9 @@ def _run(config: RunConfig, plan: Plan, run_id: str, prefix: str, listener) -> E
         # Before any fork and before anything imports prometheus_client (it picks its
         # multiprocess storage at import time).
         metrics_dir = prepare_directory() if config.prometheus_port or config.pushgateway else None
+        supervisor = Supervisor(config, plan, endpoint, run_id, prefix, listener)
         try:
-            status = Supervisor(config, plan, endpoint, run_id, prefix, listener).run()
+            status = supervisor.run()
         except Stopped:
             log.warning("stopped at once: keys under %r were left in place", prefix)
             raise
@@ -140,9 +164,29 @@ def _run(config: RunConfig, plan: Plan, run_id: str, prefix: str, listener) -> E
                 push_metrics(config.pushgateway, run_id)
             if metrics_dir:
                 remove_directory(metrics_dir)
-        if config.cleanup:
+        if config.cleanup and plan.shard != 0:
+            log.info("cleanup of keys under %r is shard 0's, after every shard has ended", prefix)
+        elif config.cleanup:
+            _wait_for_other_shards(config, plan, supervisor.start_epoch, prefix)
             _cleanup(endpoint, config, prefix)
     return status
+
+
+def _wait_for_other_shards(config: RunConfig, plan: Plan, start_epoch: float | None, prefix: str) -> None:
+    """Shard 0 cleans up only when no shard can still be sending: by the deadline every
+    shard's coordinator enforces on itself (a sharded run needs a duration for this)."""
+    if plan.shards == 1 or start_epoch is None:
+        return
+    end = every_shard_ended_by(start_epoch, config.duration, DEADLINE_SLACK + config.socket_timeout + STOP_GRACE)
+    wait = end - time.time()
+    if wait <= 0:
+        return
+    log.info("cleanup: waiting %.1f s, until every shard has ended (start_at + duration + the stop bounds)", wait)
+    try:
+        time.sleep(wait)
+    except Stopped:
+        log.warning("stopped while waiting for the other shards to end: keys under %r were left in place", prefix)
+        raise
 
 
 class Supervisor:
@@ -161,6 +205,9 @@ class Supervisor:
         self.fallback = Fallback()
         self.killed = False  # the coordinator had to kill a client that would not stop
         self.started = 0.0
+        self.start_epoch: float | None = None  # the start instant (time.time()) once released
+        shard, shards = index_and_count(config)
+        self.who = f"shard {shard}/{shards}" if shards > 1 else "the run"
 
     def run(self) -> ExitStatus:
         mp = multiprocessing.get_context("fork")
@@ -235,10 +282,9 @@ class Supervisor:
         self.signalled = status
 
     def _supervise(self, clients, reporter, control, stop, start_at) -> tuple[ExitStatus, str]:
-        if not self._wait_ready(clients, reporter, control):
+        if not self._wait_ready(clients, reporter, control) or not self._release(clients, reporter):
             stop.value = REPORTER_GONE if reporter.exitcode is not None else STOP
             return self._verdict()
-        self.started = time.monotonic() + 0.02
         start_at.value = self.started  # clients poll every 2 ms, then sleep until then
         self.heartbeats.start(self.started)
         deadline = self.started + self.config.duration + DEADLINE_SLACK if self.config.duration else float("inf")
@@ -303,10 +349,39 @@ class Supervisor:
         self.killed = True
         _end(lingering, grace=0)
 
+    def _release(self, clients, reporter) -> bool:
+        """Everything is connected: the start barrier (harness/barrier.py) says when the
+        load starts; wait until just before it, watching for failures and signals.
+        False when the run must not start."""
+        def should_stop() -> bool:
+            self._check_exits(clients)
+            if reporter.exitcode is not None and not self.failures:
+                self.failures.append(f"reporter process (pid {reporter.pid}) {how_it_ended(reporter.exitcode)}")
+            return bool(self.signalled or self.failures)
+
+        try:
+            instant = barrier.start_instant(self.config, should_stop)
+        except HarnessError as exc:
+            self.failures.append(f"{self.who}: {exc}")
+            log.error("%s; stopping", self.failures[-1])
+            return False
+        if should_stop():
+            return False
+        self.start_epoch = instant if instant is not None else time.time() + 0.02
+        self.started = barrier.monotonic_of(self.start_epoch)
+        waiting = [client.sentinel for client in clients] + [reporter.sentinel]
+        while time.monotonic() < self.started - RELEASE_LEAD:
+            multiprocessing.connection.wait(waiting, min(POLL, max(0.0, self.started - RELEASE_LEAD - time.monotonic())))
+            if should_stop():
+                return False
+        return True
+
     def _wait_ready(self, clients, reporter, control) -> bool:
-        """Until every client is connected; False on a failure or a signal first."""
+        """Until every client is connected; False on a failure or a signal first, or
+        when start_at passes first."""
         budget = (self.config.connect_timeout + 2.0) * (self.config.connect_retries + 1) + 5.0
-        deadline = time.monotonic() + budget
+        start_by = barrier.ready_deadline(self.config)
+        deadline = min(time.monotonic() + budget, start_by)
         ready: set[int] = set()
         while len(ready) < len(clients):
             if self.signalled or self.failures:
@@ -314,6 +389,10 @@ class Supervisor:
             if reporter.exitcode is not None:
                 self.failures.append(f"reporter process (pid {reporter.pid}) {how_it_ended(reporter.exitcode)}")
                 log.error("%s; stopping the run", self.failures[-1])
+                return False
+            if time.monotonic() > deadline and deadline == start_by:
+                self.failures.append(barrier.late(self.config, self.who, len(ready), len(clients)))
+                log.error("%s", self.failures[-1])
                 return False
             if time.monotonic() > deadline:
                 self.failures.append(f"client processes were not connected and prepared within {budget:.0f} s")
@@ -413,10 +492,11 @@ def _check_custom_commands(client, config: RunConfig, prefix: str, confined: boo
         raise ConfigError(f"commands ({config.source('commands')}): {problem}")
 
 
-def _refuse_taken_prefix(client, config: RunConfig, endpoint: Endpoint, prefix: str) -> None:
+def _refuse_taken_prefix(client, config: RunConfig, endpoint: Endpoint, prefix: str, fresh_id: bool) -> None:
     """A prefix is owned by the run or refused: keys already under it may be someone
-    else's, and the run would overwrite them and cleanup would delete them."""
-    if config.reuse_prefix or not config.key_prefix:
+    else's, and the run would overwrite them and cleanup would delete them. In a
+    sharded run shard 0 checks, before its preload; the other shards' keys are its."""
+    if config.reuse_prefix or (not config.key_prefix and fresh_id) or index_and_count(config)[0] != 0:
         return  # the default prefix holds a fresh random run id: nothing can be under it yet
     scanned = cluster_client(endpoint) if endpoint.cluster else client
     try:
@@ -428,10 +508,12 @@ def _refuse_taken_prefix(client, config: RunConfig, endpoint: Endpoint, prefix: 
         log.warning("key_prefix %r: no keys found under it in the part of the keyspace SCAN covered "
                     "within its time limit", prefix)
     if found:
+        name = "key_prefix" if config.key_prefix else "run_id" if config.run_id else "start_at"
+        where = config.source(name) if config.key_prefix else f"from {name}, {config.source(name)}"
         raise ConfigError(
-            f"key_prefix = {prefix!r} ({config.source('key_prefix')}) already holds keys (at least {found}, "
+            f"key_prefix = {prefix!r} ({where}) already holds keys (at least {found}, "
             f"e.g. {example.decode(errors='replace')!r}): the run would overwrite them and cleanup would "
-            "delete them; choose another key_prefix, or set reuse_prefix = true if they are yours to lose"
+            f"delete them; choose another {name}, or set reuse_prefix = true if they are yours to lose"
         )
 
 

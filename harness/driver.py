@@ -119,6 +119,7 @@ class Driver:
         self.warmup_tally = Tally(len(self.names))
         self.max_lag = 0.0
         self.last_reply = 0.0
+        self.first_send = 0.0  # when the first batch went out (start skew between shards)
         self.down_since: float | None = None
         self.master_moves = 0  # the last Control.master_moves acted on
         self.moving: set[Connection] = set()  # busy connections to reopen once their batch is in
@@ -232,6 +233,8 @@ class Driver:
         lag = schedule.lag(now)
         if lag > self.max_lag:
             self.max_lag = lag
+        if not self.first_send and self.busy:  # (busy only grows by sending)
+            self.first_send = now
 
     # -- receiving --------------------------------------------------------------------
     def _on_readable(self, channel) -> None:
@@ -457,7 +460,7 @@ class Driver:
         self.warmup_tally.settle(self.warmup, self.names)
         connected = sum(1 for connection in self.connections if connection.open)
         self.outbox.put(Report(self.settings.thread, self.round, self.stats, self.warmup, self.schedule.lag(now),
-                               self.max_lag, connected, self.last_reply, final))
+                               self.max_lag, connected, self.last_reply, final, first_send=self.first_send))
         self.stats = CommandStats()
         self.warmup = CommandStats()
         self.max_lag = 0.0

@@ -28,6 +28,7 @@ class Delta:
     connections: int = 0  # connections open now
     final: bool = False  # the process's last Delta
     until: float = 0.0  # time.monotonic() when this Delta's window closed
+    first_send: float = 0.0  # time.monotonic() of the process's first batch; 0: none yet
 
 
 @dataclass

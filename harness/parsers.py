@@ -426,3 +426,87 @@ def threshold_list() -> Parser:
         return tuple(thresholds.parse(part) for part in re.split(r"[;\n]", value) if part.strip())
 
     return _named("expressions such as 'p99_ms < 2; error_rate < 0.001'", parse)
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardSpec:
+    """Shard `index` of `count` (0-based); index None: JOB_COMPLETION_INDEX gives it
+    (settings fills it in, since a parser reads no environment)."""
+
+    index: int | None
+    count: int
+
+    def __str__(self) -> str:
+        return f"{'' if self.index is None else self.index}/{self.count}"
+
+
+def shard() -> Parser:
+    """I/N (shard I of N, 0 <= I < N), or /N: I from JOB_COMPLETION_INDEX."""
+    expected = "I/N with 0 <= I < N (shard I of N), or /N to take I from JOB_COMPLETION_INDEX"
+
+    def parse(value: str) -> ShardSpec | None:
+        value = value.strip()
+        if not value:
+            return None
+        index_text, sep, count_text = value.partition("/")
+        try:
+            count = int(count_text)
+            index = int(index_text) if index_text.strip() else None
+        except ValueError:
+            raise ValueError(f"expected {expected}") from None
+        if not sep or count < 1 or (index is not None and not 0 <= index < count):
+            raise ValueError(f"expected {expected}")
+        return ShardSpec(index, count)
+
+    return _named(expected, parse)
+
+
+# The word that makes start_at come from standard input (see harness/barrier.py).
+START_FROM_STDIN = "stdin"
+
+
+def start_instant() -> Parser:
+    """When every shard starts: epoch seconds, ISO-8601 with a timezone, or `stdin`."""
+    expected = ("epoch seconds (1767225600), ISO-8601 with a timezone (2026-01-01T00:00:00Z), "
+                f"or {START_FROM_STDIN}")
+
+    def parse(value: str) -> float | str | None:
+        import datetime
+
+        value = value.strip()
+        if not value:
+            return None
+        if value.lower() == START_FROM_STDIN:
+            return START_FROM_STDIN
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                instant = datetime.datetime.fromisoformat(value.replace("z", "Z"))
+            except ValueError:
+                raise ValueError(f"expected {expected}") from None
+            if instant.tzinfo is None:
+                raise ValueError(f"expected {expected}: this one has no timezone (add Z or +00:00)") from None
+            seconds = instant.timestamp()
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise ValueError(f"expected {expected}")
+        return seconds
+
+    return _named(expected, parse)
+
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def run_id() -> Parser:
+    """A run id shared by all shards: it names keys, connections and the ACL user, so
+    only characters all three accept."""
+    expected = "up to 64 letters, digits, '.', '_' or '-'"
+
+    def parse(value: str) -> str:
+        value = value.strip()
+        if value and not _RUN_ID.match(value):
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return _named(expected, parse)

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 from harness.errors import ConfigError
 from harness.settings import RunConfig
+from harness.shards import index_and_count, key_slice, share
 
 
 @dataclass(frozen=True)
 class ThreadShare:
     process: int  # client process index, 0-based
     thread: int  # thread index within the process
-    global_index: int  # 0 .. total_threads-1: the thread's key partition
+    global_index: int  # 0 .. total_threads-1: the thread's key partition (within the shard)
     connections: tuple[int, ...]  # connection indexes within the process
     quota: int  # operations to send; -1 = no limit
     rate: float  # operations per second; 0 = unthrottled
@@ -34,6 +35,11 @@ class Plan:
     threads_per_process: int
     connections_per_process: int
     shares: tuple[ThreadShare, ...]
+    # This process tree is shard `shard` of `shards` (harness/shards.py); 0 of 1 unsharded.
+    shard: int = 0
+    shards: int = 1
+    # The shard's contiguous slice of the keyspace, [low, high).
+    keys: tuple[int, int] = (0, 0)
 
     @property
     def total_threads(self) -> int:
@@ -42,6 +48,12 @@ class Plan:
     @property
     def total_connections(self) -> int:
         return self.processes * self.connections_per_process
+
+    @property
+    def rate_scale(self) -> float:
+        """The part of the whole run's rate (or stage rates) each thread of this shard
+        sends: 1 / (shards x threads)."""
+        return 1 / (self.shards * self.total_threads)
 
     def shares_of(self, process: int) -> tuple[ThreadShare, ...]:
         return tuple(share for share in self.shares if share.process == process)
@@ -71,8 +83,10 @@ def make_plan(config: RunConfig, cpu_count: int) -> Plan:
         )
     total_threads = processes * threads
     total_connections = processes * connections
-    quotas = split_evenly(config.requests, total_threads) if config.requests else [-1] * total_threads
-    thread_rate = config.rate / total_threads if config.rate else 0.0
+    shard, shards = index_and_count(config)
+    shard_requests = share(config.requests, shard, shards)
+    quotas = split_evenly(shard_requests, total_threads) if config.requests else [-1] * total_threads
+    thread_rate = config.rate / (shards * total_threads) if config.rate else 0.0
     per_thread = split_evenly(connections, threads)
     shares = []
     for process in range(processes):
@@ -88,7 +102,8 @@ def make_plan(config: RunConfig, cpu_count: int) -> Plan:
             shares.append(
                 ThreadShare(process, thread, global_index, indexes, quotas[global_index], thread_rate, activation)
             )
-    return Plan(processes, threads, connections, tuple(shares))
+    return Plan(processes, threads, connections, tuple(shares), shard, shards,
+                key_slice(config.keyspace, shard, shards))
 
 
 def ramp_time(ramp: float, connection: int, total: int) -> float:

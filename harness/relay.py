@@ -99,4 +99,6 @@ def _merge(delta: Delta, report: Report, latest: dict[int, Report]) -> None:
     if report.pubsub is not None:
         delta.pubsub.add(report.pubsub)
     delta.max_lag = max(delta.max_lag, report.max_lag)
+    if report.first_send and (not delta.first_send or report.first_send < delta.first_send):
+        delta.first_send = report.first_send
     latest[report.thread] = report  # lag and connections are levels: keep each thread's newest

@@ -35,6 +35,7 @@ from harness.summary import print_summary, quiet_line, say
 from harness.result_document import build_document, epoch_of
 from harness.series import SeriesPoint
 from harness.settings import RunConfig
+from harness.shards import name_stem
 from harness.stats import CommandStats, PubSubStats
 from harness.target import Endpoint, make_client
 
@@ -95,6 +96,7 @@ class RunState:
     warmup_seconds: float = 0.0  # the first live rate counts from the end of warmup
     target: RateProfile | None = None  # a paced run's target rate over time (rate, stages)
     aborted_by: str = ""  # the threshold that stopped the run early (abort_on_fail)
+    first_send: float = 0.0  # time.monotonic() of the run's first batch (all processes); 0: none
 
     def apply(self, message) -> None:
         if isinstance(message, Delta):
@@ -138,6 +140,8 @@ class RunState:
         self.pubsub.add(delta.pubsub)
         self.lag[process] = delta.lag
         self.max_lag = max(self.max_lag, delta.max_lag)
+        if delta.first_send and (not self.first_send or delta.first_send < self.first_send):
+            self.first_send = delta.first_send
         self.connections[process] = 0 if delta.final else delta.connections
 
     def _coarsen_series(self) -> None:
@@ -202,7 +206,7 @@ class Outputs:
             port = None if ctx.endpoint.unix_path else ctx.endpoint.port
             self.telemetry = Telemetry.create(config, ctx.run_id, ctx.endpoint.unix_path or ctx.endpoint.host, port)
         self.processes = ProcessMonitor(ctx.coordinator_pid, config.stats_interval)
-        self.server = ServerSampler(make_client(ctx.endpoint, client_name=f"harness-{ctx.run_id}-reporter"))
+        self.server = ServerSampler(make_client(ctx.endpoint, client_name=f"{name_stem(ctx.run_id, ctx.config)}-reporter"))
 
     def started(self) -> None:
         self.processes.start()
@@ -231,7 +235,10 @@ def reporter_main(ctx: ReporterContext) -> None:
     die_with_parent(ctx.coordinator_pid)
     set_process_name("harness:report")
     outputs = Outputs(ctx)
-    state = RunState(target=RateProfile.of(ctx.config))
+    target = RateProfile.of(ctx.config)
+    if target is not None and ctx.plan.shards > 1:
+        target = target.scaled(1 / ctx.plan.shards)  # this shard's part of the run's rate
+    state = RunState(target=target)
     view = live.make_view(ctx.config, text_stream(ctx.config))
     view.begin()  # a terminal shows a first frame now, before the clients have connected
     try:
@@ -284,10 +291,16 @@ def facts_of(ctx: ReporterContext, state: RunState, seconds: float, pubsub: dict
     return thresholds.Facts(state.totals, seconds, pubsub, state.max_lag, ctx.config.requests)
 
 
+def checked_here(ctx: ReporterContext) -> tuple:
+    """The thresholds this process checks: none in a shard of a larger run, whose
+    figures are a share of the whole (harness merge checks them on the merged result)."""
+    return ctx.config.thresholds if ctx.plan.shards == 1 else ()
+
+
 def check_abort(ctx: ReporterContext, state: RunState) -> None:
     """abort_on_fail: stop the run as soon as a threshold can no longer pass."""
     config = ctx.config
-    if not (config.abort_on_fail and config.thresholds) or state.aborted_by:
+    if not (config.abort_on_fail and checked_here(ctx)) or state.aborted_by:
         return
     facts = facts_of(ctx, state, state.measured_seconds())
     for threshold in config.thresholds:
@@ -320,7 +333,7 @@ def finish(ctx: ReporterContext, state: RunState, outputs: Outputs, view) -> Non
     pubsub = None
     if config.workload == "pub_sub":
         pubsub = pubsub_block(state.pubsub, state.totals, state.warmup, ctx.plan.processes * config.subscribers)
-    verdicts = thresholds.evaluate(config.thresholds, facts_of(ctx, state, seconds, pubsub))
+    verdicts = thresholds.evaluate(checked_here(ctx), facts_of(ctx, state, seconds, pubsub))
     failed = [verdict for verdict in verdicts if not verdict["passed"]]
     if failed and state.ended.status == ExitStatus.OK:
         reason = "threshold failed: " + "; ".join(f"{v['threshold']} (measured {v['measured']:g})" for v in failed)

@@ -6,6 +6,7 @@ exit status). Built in the reporter at the end of the run, also after a failure.
 
 from __future__ import annotations
 
+import socket
 import time
 
 from harness import __version__, disruptions
@@ -28,6 +29,7 @@ def build_document(ctx, state, seconds: float, pubsub: dict | None, resources: d
         "threads": ctx.plan.total_threads,
         "warmup_ops": state.warmup.total,
         "max_schedule_lag_seconds": round(state.max_lag, 6),
+        **placement(ctx.plan, state.start, state.first_send),
     }
     if state.target is not None:
         block["run"]["target_rate"] = {"rate": config.rate, "stages": [list(stage) for stage in config.stages]}
@@ -102,6 +104,17 @@ def add_times(all_stats_block: dict, origin_ms: int) -> None:
     for block in all_stats_block.values():
         for key, entry in block.get("Time-Serie", {}).items():
             entry["Time"] = origin_ms + int(key) * 1000
+
+
+def placement(plan, start: float, first_send: float) -> dict:
+    """Where and when this shard ran, to line shards up: its shard, host, the start
+    instant and its first batch's, in epoch seconds (from monotonic times)."""
+    return {
+        "shard": f"{plan.shard}/{plan.shards}",
+        "host": socket.gethostname(),
+        "start_at": round(epoch_of(start), 6) if start else None,
+        "first_operation_at": round(epoch_of(first_send), 6) if first_send else None,
+    }
 
 
 def add_targets(series: dict, target, step: int) -> None:

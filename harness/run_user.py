@@ -29,6 +29,10 @@ name carries what proves it stale, since ACL rules can hold no metadata:
 client on any node is connected as it (CLIENT LIST user=) and its coordinator is gone:
 on this machine by its pid, from another machine by age (older than STALE_AFTER).
 
+Shards of one run (harness/shards.py) each create their own user (their coordinators'
+pids and hosts differ) and each removes only its own, so shard 0's cleanup never takes
+away a user another shard still uses.
+
 Usage:
     with RunUser(endpoint, prefix, run_id) as user:  # user.confined: None without ACL rights
         ...pre-flight checks, then close the pre-flight connection...
@@ -72,7 +76,8 @@ STALE_AFTER = 600.0
 KEEP_INTERVAL = 0.25
 # Connection set-up that must work under the user even where it is @admin (Redis 6.2).
 PUT_BACK = ("+info", "+client|setname", "+client|getname", "+client|id", "+cluster|slots", "+cluster|nodes")
-_NAME = re.compile(rf"^{re.escape(USER_PREFIX)}([0-9a-f]+)-(\d+)-(\d+)-([0-9a-f]+)$")
+# The run id may hold '-' (a given run_id): the last three fields never do.
+_NAME = re.compile(rf"^{re.escape(USER_PREFIX)}([A-Za-z0-9_.-]+?)-(\d+)-(\d+)-([0-9a-f]+)$")
 
 
 def host_tag() -> str:

@@ -25,6 +25,7 @@ from harness import parsers as p
 from harness.errors import ConfigError
 from harness.redact import mask_url
 from harness.schema import SECTIONS, key
+from harness.shards import check_shard_keys, shard_index_from_job
 from workloads import WORKLOAD_NAMES, declared_keys
 
 ENV_PREFIX = "HARNESS_"
@@ -90,6 +91,14 @@ class CoreConfig:
     shards: int = key("run", "1", p.integer(1, 1024), "shards of a --dask run, each on its own worker", "N")
     heartbeat_timeout: float = key(
         "run", "5", p.number(minimum=2), "seconds a client process may stay silent before it is killed (>= 2)", "SEC"
+    )
+    # Several machines: see harness/shards.py and harness/barrier.py.
+    shard: p.ShardSpec | None = key(
+        "run", "", p.shard(), "run shard I of N (I/N; /N takes I from JOB_COMPLETION_INDEX)", "I/N"
+    )
+    run_id: str = key("run", "", p.run_id(), "id shared by all shards; none = derived (see docs)", "ID")
+    start_at: float | str | None = key(
+        "run", "", p.start_instant(), "start at this instant: epoch s, ISO-8601 with zone, or stdin", "WHEN"
     )
     # [workload]
     key_prefix: str = key("workload", "", p.text(), "key prefix; none = harness:<run id>:", "TEXT")
@@ -161,7 +170,7 @@ class CoreConfig:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, float):
-            return f"{value:g}"
+            return repr(value) if name == "start_at" else f"{value:g}"  # :g would round an epoch
         return str(value)
 
 
@@ -236,6 +245,7 @@ def resolve(
     sources = {name: item.source for name, item in raw.items()}
     _load_password_file(values, sources)
     _duration_from_stages(values, sources)
+    shard_index_from_job(values, sources, env)
     config = RunConfig(**values, sources=MappingProxyType(sources))
     check_conflicts(config)
     return config
@@ -467,11 +477,7 @@ def check_conflicts(config: RunConfig) -> None:
             f"key_prefix ({config.source('key_prefix')}) is {len(config.key_prefix.encode()):,} bytes long: "
             f"at most {MAX_KEY_PREFIX} (every key carries it)"
         )
-    if config.shards > 1 and not config.dask:
-        raise ConfigError(
-            f"shards = {config.shards} ({config.source('shards')}) needs dask: the Dask scheduler that runs "
-            "them (without Dask, start each shard yourself with --shard I/N)"
-        )
+    check_shard_keys(config)
     if config.duration and config.warmup >= config.duration:
         raise ConfigError(
             f"warmup = {config.warmup:g} ({config.source('warmup')}) must be shorter than "

@@ -5,7 +5,8 @@ after the fork. The process:
 1. ignores SIGINT (the coordinator owns Ctrl-C and says stop through shared memory) and dies
    with the coordinator (PR_SET_PDEATHSIG), so no client outlives it;
 2. opens its connections with connect_retries and backoff, named
-   harness-<run id>-<process>-<connection>, and reports ready;
+   harness-<run id>-<process>-<connection> (harness-<run id>-s<shard>-... when sharded),
+   preloads (shard 0 only) and reports ready;
 3. waits for the start signal, so every process starts at the same moment;
 4. runs one Driver (harness.driver) per worker thread and, about once a second, sends the reporter
    one Delta that merges its threads' reports;
@@ -41,6 +42,7 @@ from harness.sentinel_watch import SentinelWatch
 from harness.subscriber import SubscriberLoop
 from harness.plan import Plan, ThreadShare
 from harness.settings import RunConfig, uses_tls
+from harness.shards import name_stem, stream_seed
 from harness.stats import CommandStats, error_type
 from harness.target import Endpoint, connection_pool, explain_failure
 from workloads import WorkloadFactory, WorkloadSpec
@@ -91,7 +93,7 @@ def client_main(ctx: ClientContext) -> None:
 def _run(ctx: ClientContext) -> None:
     config = ctx.config
     connections = open_connections(ctx)
-    if config.preload:
+    if config.preload and ctx.plan.shard == 0:  # the others find the keyspace filled at the start
         ctx.reports.put(Preloaded(ctx.index, preload(ctx, connections[0].conn)))
     subscriber_conns = open_subscriber_connections(ctx)
     control = Control()
@@ -119,9 +121,7 @@ def _run(ctx: ClientContext) -> None:
         if ctx.stop.value:
             return
         time.sleep(0.002)
-    start = ctx.start_at.value
-    time.sleep(max(0.0, start - time.monotonic()))  # every process begins at the same instant
-    cpu_at_start = time.process_time()
+    start = ctx.start_at.value  # set ahead of the instant: the drivers are built before it
     clock = Clock(
         start=start,
         deadline=start + config.duration if config.duration else float("inf"),
@@ -136,7 +136,7 @@ def _run(ctx: ClientContext) -> None:
         # A paced thread reads replies when its next batch is due, timed by the kernel's
         # arrival stamps, which TLS sockets cannot give.
         target = RateProfile.of(config)
-        profile = target.scaled(1 / ctx.plan.total_threads) if target is not None else None
+        profile = target.scaled(ctx.plan.rate_scale) if target is not None else None
         read_lazily = profile is not None and not uses_tls(config)
         poller = Poller()
         router = ClusterRouter(poller, Topology(ctx.endpoint), stamped=read_lazily) if ctx.endpoint.cluster \
@@ -145,7 +145,7 @@ def _run(ctx: ClientContext) -> None:
             pipeline=config.pipeline, quota=share.quota, offset=_stagger(share, profile, ctx.plan, config),
             outage_budget=outage_budget, thread=share.thread,
             sample_ratio=config.trace_sample_ratio if config.otlp_endpoint else 0.0,
-            seed=int(ctx.run_id, 16) + share.global_index,
+            seed=stream_seed(ctx.run_id, ctx.plan.shard, share.global_index, "driver"),
             # Behind Sentinel, READONLY means the master was demoted: reconnecting asks
             # the Sentinels where the master is now.
             reconnect_on=frozenset({"READONLY"}) if ctx.endpoint.sentinels else frozenset(),
@@ -155,6 +155,9 @@ def _run(ctx: ClientContext) -> None:
         )
         drivers.append(Driver([connections[index] for index in share.connections], workload, router, settings,
                               clock, control, outbox))
+    # Every process (and every shard) begins at the same instant.
+    time.sleep(max(0.0, start - time.monotonic()))
+    cpu_at_start = time.process_time()
     errors: list[BaseException] = []
     watch = None
     if ctx.endpoint.sentinels:
@@ -195,7 +198,8 @@ def open_connections(ctx: ClientContext) -> list[Connection]:
     harness-<run id>-<process>-<connection>. Against a cluster, each has a link to
     every master."""
     config = ctx.config
-    names = [f"harness-{ctx.run_id}-{ctx.index}-{index}" for index in range(ctx.plan.connections_per_process)]
+    stem = name_stem(ctx.run_id, config)
+    names = [f"{stem}-{ctx.index}-{index}" for index in range(ctx.plan.connections_per_process)]
     if ctx.endpoint.cluster:
         topology = Topology(ctx.endpoint)
         try:
@@ -232,9 +236,10 @@ def make_workload(ctx: ClientContext, share: ThreadShare):
     spec = WorkloadSpec(
         config=ctx.config,
         key_prefix=ctx.prefix.encode(),
-        seed=int(ctx.run_id, 16) * 100003 + share.global_index,
+        seed=stream_seed(ctx.run_id, ctx.plan.shard, share.global_index, "workload"),
         partition=share.global_index,
         partitions=ctx.plan.total_threads,
+        key_range=ctx.plan.keys,
         cluster=ctx.endpoint.cluster,
     )
     return WorkloadFactory.create(ctx.config.workload, spec)
@@ -247,7 +252,7 @@ def open_subscriber_connections(ctx: ClientContext) -> list[redis.Connection]:
     conns = []
     for number in range(ctx.config.subscribers):
         conn = pool.make_connection()
-        conn.client_name = f"harness-{ctx.run_id}-{ctx.index}-sub{number}"
+        conn.client_name = f"{name_stem(ctx.run_id, ctx.config)}-{ctx.index}-sub{number}"
         conns.append(conn)
     return conns
 
@@ -298,10 +303,10 @@ def _send_and_count_on(conn: redis.Connection, batch: list[tuple], stats: Comman
 
 
 def _stagger(share: ThreadShare, profile: RateProfile | None, plan: Plan, config: RunConfig) -> float:
-    """Spread threads' schedules over one interval (at the thread's highest rate) so
-    their sends do not bunch up."""
+    """Spread the schedules of all threads of all shards over one interval (at the
+    thread's highest rate) so their sends do not bunch up."""
     rate = profile.peak() if profile is not None else 0.0
     if not rate:
         return 0.0
     interval = config.pipeline / rate
-    return interval * share.global_index / plan.total_threads
+    return interval * (share.global_index * plan.shards + plan.shard) / (plan.total_threads * plan.shards)

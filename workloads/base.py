@@ -51,6 +51,9 @@ class WorkloadSpec:
     # Which share of the keyspace this thread owns, where the distribution needs shares.
     partition: int = 0
     partitions: int = 1
+    # The shard's slice of the keyspace, [low, high), for sequential and owned keys;
+    # None: the whole keyspace (see workloads/keys.py).
+    key_range: tuple[int, int] | None = None
     # The target is a Redis Cluster: batches carry each command's key for routing, and
     # keys that must share a slot carry a hash tag.
     cluster: bool = False
@@ -125,7 +128,8 @@ class Workload:
         self.spec = spec
         self.config = spec.config
         self.rng = np.random.default_rng(spec.seed)
-        self.keys = make_picker(self.config, self.rng, spec.partition, spec.partitions, self.owns_keys)
+        self.keys = make_picker(self.config, self.rng, spec.partition, spec.partitions, self.owns_keys,
+                                spec.key_range)
         self.values = ValuePool(self.config.value_size, self.rng)
         self.transaction = False  # pipeline workload: wrap each batch in MULTI/EXEC
         self._ready: list[Batch] = []

@@ -11,7 +11,9 @@ share of the keyspace where the distribution or the workload needs one:
   keyspace exactly once per pass;
 - owned keys (workloads that keep per-key state, such as bounded list lengths): thread
   g draws from the distribution over its own keys g, g+G, ... only.
-Otherwise every thread draws from the whole keyspace.
+Otherwise every thread draws from the whole keyspace. In a sharded run (harness/shards.py)
+both shares are taken inside the shard's contiguous slice [low, high) of the keyspace:
+thread g walks or owns low+g, low+g+G, ... below high.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class Sequential(KeyPicker):
 
     def __init__(self, size: int, rng: np.random.Generator, start: int = 0, step: int = 1):
         super().__init__(size, rng)
-        self.start, self.step = start, step  # (size is the keyspace here, count the share)
+        self.start, self.step = start, step  # (size is where the slice ends here, count the share)
         self.count = owned_count(size, start, step) if start < size else 0
         self.position = 0
 
@@ -109,16 +111,20 @@ def owned_count(keyspace: int, partition: int, partitions: int) -> int:
 
 
 def make_picker(config, rng: np.random.Generator, partition: int = 0, partitions: int = 1,
-                owns_keys: bool = False) -> KeyPicker:
+                owns_keys: bool = False, key_range: tuple[int, int] | None = None) -> KeyPicker:
+    """`key_range`: the shard's slice [low, high) that sequential and owned keys stay
+    in; None: the whole keyspace."""
     keyspace = config.keyspace
+    low, high = key_range or (0, keyspace)
+    first = low + partition  # this thread's first key of the slice
     if config.key_distribution == "sequential":
-        return Sequential(keyspace, rng, start=partition, step=partitions)
+        return Sequential(high, rng, start=first, step=partitions)
     size = keyspace
     if owns_keys:
-        size = max(1, owned_count(keyspace, partition, partitions))
+        size = max(1, owned_count(high, first, partitions))
     picker = _base_picker(config, size, keyspace, rng)
-    if owns_keys and partitions > 1:
-        return Strided(picker, partition, partitions) if partition < keyspace else Strided(picker, 0, 1)
+    if owns_keys and (partitions > 1 or low > 0):
+        return Strided(picker, first, partitions) if first < high else Strided(picker, 0, 1)
     return picker
 
 

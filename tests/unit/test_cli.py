@@ -162,3 +162,11 @@ def test_plurals_in_messages():
     assert plural(1234, "operation") == "1,234 operations"
     line = describe({"at_s": 1.0, "failed_operations": 1, "connections": 1, "recovered_after_s": 0.5})
     assert "1 operation failed or unanswered on 1 connection;" in line
+
+
+@pytest.mark.parametrize("argv", [["run", "--dry-run", "--quiet"], ["run", "--quiet", "--dry-run"]])
+def test_a_flag_takes_no_value_wherever_it_stands(capsys, argv):
+    """--quiet last was refused as "needs a value" (the Kubernetes manifest ends with it)."""
+    out = io.StringIO()
+    assert main(argv, out=out, env={}) == 0, capsys.readouterr().err
+    assert "quiet = true" in out.getvalue()
