@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
 import time
 from dataclasses import dataclass, field
 
@@ -94,6 +93,16 @@ def shard_environment(config, options: dict[str, str], env, run_id: str, index: 
     return shard_env
 
 
+def check_shard_config(config, config_file: str | None, options: dict[str, str], env, run_id: str) -> None:
+    """Resolve what shard 0 will be given, here, before anything is submitted: a
+    configuration no shard could run (cleanup without a duration, pub_sub, ...) is one
+    line and exit 2 before any load, not N failed shards."""
+    from harness.settings import resolve
+
+    shard_env = shard_environment(config, options, env, run_id, 0)
+    resolve(config_file, dict(shard_env, HARNESS_START_AT="stdin", HARNESS_PROGRESS="json"), {})
+
+
 def read_config_text(config_file: str | None) -> str | None:
     if not config_file:
         return None
@@ -145,6 +154,7 @@ def run(config, config_file: str | None, options: dict[str, str], env, out) -> E
     check_output(config)
     run_id = config.run_id or new_run_id()
     ini_text = read_config_text(config_file)
+    check_shard_config(config, config_file, options, env, run_id)
     try:
         client = Client(config.dask, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as exc:
@@ -169,7 +179,7 @@ def run(config, config_file: str | None, options: dict[str, str], env, out) -> E
                 key=f"harness-{token}-shard-{shard.index}")
         watch = Watch(shards)
         follow(client, watch, queue, stop, start, config, out)
-        return finish(config, run_id, watch, out)
+        return finish(config, watch, out)
     finally:
         client.close()
 
@@ -251,21 +261,22 @@ def _check_shards(client, watch: Watch) -> None:
             watch.fail(f"shard {shard.index} on {shard.host} was lost: its Dask worker {shard.worker} is gone")
 
 
-def finish(config, run_id: str, watch: Watch, out) -> ExitStatus:
-    """Merge what came back, write one result file, print the summary."""
-    from harness import merge
+def finish(config, watch: Watch, out) -> ExitStatus:
+    """Merge what came back into one result file (a block per shard), and end as a
+    single run ends: summary, thresholds on the merged figures, the exit status."""
+    from harness.merge import merge
+    from harness.merge_output import conclude
 
-    outcomes = [shard.outcome for shard in watch.shards if shard.outcome and shard.outcome["document"]]
-    if not outcomes:
-        print("harness: error: no shard returned a result", file=out, flush=True)
-        return watch.status or ExitStatus.RUN_FAILED
-    merged = merge.merge_documents([outcome["document"] for outcome in outcomes])
-    merged["harness"]["dask"] = {
+    returned = [shard for shard in watch.shards if shard.outcome and shard.outcome["document"]]
+    if not returned:
+        raise DaskError("no shard returned a result: " + ("; ".join(watch.failures) or "none reported"))
+    merged = merge([shard.outcome["document"] for shard in returned],
+                   names=[f"worker {shard.worker} on {shard.outcome['host']}" for shard in returned])
+    merged.document["harness"]["dask"] = {
         "scheduler": config.dask,
+        "start_at": watch.start_at,
         "shards": [{"shard": f"{s.index}/{len(watch.shards)}", "worker": s.worker, "host": s.host,
                     "status": "lost" if s.lost else s.outcome["status"]} for s in watch.shards],
-        "start_at": watch.start_at,
         "failures": watch.failures,
-        "coordinator": socket.gethostname(),
     }
-    return merge.conclude(merged, config, out, watch.status, watch.failures)
+    return conclude(merged, config.thresholds, config.output, out, watch.status, tuple(watch.failures))

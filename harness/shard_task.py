@@ -31,7 +31,8 @@ import sys
 import tempfile
 import threading
 
-READY_LINE = "harness-ready"
+from harness.barrier import READY_LINE
+
 # How often the stop watcher looks at the Event, in seconds.
 STOP_POLL = 0.25
 # Lines of the shard's standard error returned with its outcome.
