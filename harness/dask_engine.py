@@ -167,8 +167,8 @@ def run(config, config_file: str | None, options: dict[str, str], env, out) -> E
                             f"the scheduler at {config.dask} has {len(chosen)}")
         token = f"{run_id}-{secrets.token_hex(4)}"
         dask_names = names(token)
-        queue, stop, start = Queue(dask_names["queue"], client=client), Event(dask_names["stop"], client=client), \
-            Variable(dask_names["start"], client=client)
+        queue, stop = Queue(dask_names["queue"], client=client), Event(dask_names["stop"], client=client)
+        start, cleanup = Variable(dask_names["start"], client=client), Variable(dask_names["cleanup"], client=client)
         shards = [Shard(index, worker, host) for index, (worker, host) in enumerate(chosen)]
         print(f"run {run_id}: {plural(config.shards, 'shard')} on Dask {config.dask} "
               f"({', '.join(f'{s.index}:{s.host}' for s in shards)})", file=out, flush=True)
@@ -178,19 +178,28 @@ def run(config, config_file: str | None, options: dict[str, str], env, out) -> E
                 token, READY_TIMEOUT, workers=[shard.worker], allow_other_workers=False, pure=False,
                 key=f"harness-{token}-shard-{shard.index}")
         watch = Watch(shards)
-        follow(client, watch, queue, stop, start, config, out)
+        follow(client, watch, queue, stop, start, cleanup, config, out)
         return finish(config, watch, out)
     finally:
         client.close()
 
 
-def follow(client, watch: Watch, queue, stop, start, config, out) -> None:
+def follow(client, watch: Watch, queue, stop, start, cleanup, config, out) -> None:
     """Until every shard has ended or been lost: the barrier, the merged live line,
-    and stopping every shard when one fails, a worker is lost or the user stops."""
+    stopping every shard when one fails, a worker is lost or the user stops, and shard
+    0's cleanup once the others have ended."""
     shown = time.monotonic()
     stopped_at = None
+    cleanup_said = False
     while not all(shard.outcome is not None or shard.lost for shard in watch.shards):
         try:
+            if not cleanup_said and all(s.outcome is not None or s.lost for s in watch.shards[1:]):
+                cleanup_said = True
+                lost = [str(s.index) for s in watch.shards[1:] if s.lost]
+                if lost:
+                    log.warning("shard %s was lost: when it stopped sending is not known, so shard 0 leaves "
+                                "the run's keys in place", ", ".join(lost))
+                cleanup.set("keep" if lost else "cleanup")
             _drain(queue, watch)
             if watch.start_at is None and all(shard.ready for shard in watch.shards):
                 watch.start_at = time.time() + START_MARGIN
@@ -211,7 +220,8 @@ def follow(client, watch: Watch, queue, stop, start, config, out) -> None:
                         shard.lost = True
                         shard.future.cancel()
             now = time.monotonic()
-            if watch.start_at is not None and now - shown >= config.stats_interval:
+            if watch.start_at is not None and now - shown >= config.stats_interval \
+                    and any(shard.progress for shard in watch.shards):
                 shown = now
                 if not config.quiet:
                     print(merged_line(watch.shards, max(0.0, time.time() - watch.start_at)), file=out, flush=True)

@@ -10,6 +10,9 @@ subprocess and the coordinator, through Dask's own primitives only:
   start instant in the run's Variable (set by the coordinator once every shard is
   ready), and writes it to the subprocess's standard input;
 - each JSON progress line (progress = json) goes on the Queue as ("progress", shard, record);
+- shard 0 of a run with cleanup prints `harness-cleanup` when its load is over; the
+  task waits for the run's cleanup Variable (set by the coordinator once every other
+  shard has ended: `cleanup`, or `keep` when one was lost) and writes it back;
 - the run's Event means stop: the task sends the subprocess SIGTERM, and it ends as an
   operator's SIGTERM would, writing what it measured.
 
@@ -31,7 +34,7 @@ import sys
 import tempfile
 import threading
 
-from harness.barrier import READY_LINE
+from harness.barrier import CLEANUP_LINE, CLEANUP_WAIT, READY_LINE
 
 # How often the stop watcher looks at the Event, in seconds.
 STOP_POLL = 0.25
@@ -42,7 +45,8 @@ PR_SET_PDEATHSIG = 1
 
 def names(token: str) -> dict[str, str]:
     """The names of one run's Dask Queue, Variable and Event (unique per run)."""
-    return {"queue": f"harness-{token}-events", "start": f"harness-{token}-start", "stop": f"harness-{token}-stop"}
+    return {"queue": f"harness-{token}-events", "start": f"harness-{token}-start", "stop": f"harness-{token}-stop",
+            "cleanup": f"harness-{token}-cleanup"}
 
 
 def run_shard(index: int, env: dict[str, str], ini_text: str | None, token: str, ready_timeout: float) -> dict:
@@ -78,6 +82,9 @@ def run_shard(index: int, env: dict[str, str], ini_text: str | None, token: str,
                 queue.put(("ready", index))
                 threading.Thread(target=_release, daemon=True,
                                  args=(Variable(dask_names["start"]), process, ready_timeout)).start()
+            elif line == CLEANUP_LINE:
+                threading.Thread(target=_release, daemon=True,
+                                 args=(Variable(dask_names["cleanup"]), process, CLEANUP_WAIT)).start()
             elif line.startswith("{"):
                 try:
                     queue.put(("progress", index, json.loads(line)))
@@ -93,15 +100,17 @@ def run_shard(index: int, env: dict[str, str], ini_text: str | None, token: str,
             "stderr": list(stderr)}
 
 
-def _release(start, process: subprocess.Popen, timeout: float) -> None:
-    """Give the shard its start instant once the coordinator has set it."""
+def _release(variable, process: subprocess.Popen, timeout: float) -> None:
+    """Write the Variable's value (the start instant; whether to clean up) to the
+    shard's standard input once the coordinator has set it; without one in time, close
+    it: the shard then does not start, or leaves the keys."""
     try:
-        instant = start.get(timeout=timeout)
-    except Exception:  # noqa: BLE001 - no start instant (timeout or a closed client): stop the shard
-        process.send_signal(signal.SIGTERM)
+        value = variable.get(timeout=timeout)
+    except Exception:  # noqa: BLE001 - not set in time, or the client is gone
+        process.stdin.close()
         return
     try:
-        process.stdin.write(f"{instant!r}\n")
+        process.stdin.write(f"{value!r}\n" if isinstance(value, float) else f"{value}\n")
         process.stdin.flush()
     except (BrokenPipeError, ValueError):
         pass  # the shard has already ended; its status says why

@@ -83,6 +83,8 @@ def test_two_shards_through_dask_count_what_the_server_counted(dask_cluster, red
     assert sorted(block["totals"]["count"] for block in document["harness"]["shards"]) == [100000, 100000]
     # a merged live line per interval, from both shards
     assert "2/2 shards" in result.stdout
+    # shard 0 cleaned up once the coordinator saw shard 1 end (no duration to go by)
+    assert client_for(redis_server).dbsize() == 0
 
 
 def test_a_worker_killed_mid_run_loses_its_shard_and_keeps_the_other(dask_cluster, redis_server, tmp_path):
