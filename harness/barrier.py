@@ -9,6 +9,10 @@ on shard 0, preloaded). Nothing of it goes through the Redis under test:
 - start_at = stdin: the coordinator prints `harness-ready` on standard output (one
   line, flushed) and reads one line from standard input holding the instant as epoch
   seconds. Whoever starts the shards (Dask's coordinator) releases them all together.
+  The same one knows when every shard has ended, so shard 0 of a sharded run asks it
+  before cleaning up: it prints `harness-cleanup` and cleans up only when the line
+  it reads back is `cleanup` (anything else, standard input closing, or no answer
+  within CLEANUP_WAIT leaves the run's keys in place).
 
 Instants are wall-clock (time.time(), so hosts must agree through NTP); the clients
 are given the same instant on the monotonic clock they time everything with.
@@ -26,6 +30,10 @@ from harness.errors import HarnessError
 from harness.parsers import START_FROM_STDIN
 
 READY_LINE = "harness-ready"
+CLEANUP_LINE = "harness-cleanup"
+CLEANUP_GO = "cleanup"
+# How long shard 0 waits to be told that every shard has ended, in seconds.
+CLEANUP_WAIT = 600.0
 # A start closer than this when everything is ready counts as missed: the clients poll
 # for the start every 2 ms and need a moment to sleep until it.
 MIN_LEAD = 0.01
@@ -75,11 +83,18 @@ def start_instant(config, should_stop, out=None, stdin_fd: int | None = None) ->
     return instant
 
 
-def read_start_line(out, fd: int, should_stop) -> float | None:
-    """Print READY_LINE, then read one line of epoch seconds from `fd`."""
-    print(READY_LINE, file=out, flush=True)
+def cleanup_released(out, fd: int) -> bool:
+    """Shard 0's load is over: print CLEANUP_LINE and read whether every shard has ended."""
+    print(CLEANUP_LINE, file=out, flush=True)
+    deadline = time.monotonic() + CLEANUP_WAIT
+    return read_line(fd, lambda: time.monotonic() > deadline) == CLEANUP_GO
+
+
+def read_line(fd: int, should_stop) -> str | None:
+    """One line from `fd` (at most MAX_LINE bytes), stripped; None when `fd` closed
+    before any byte came or `should_stop()` turned true first."""
     data = b""
-    while b"\n" not in data:
+    while b"\n" not in data and len(data) <= MAX_LINE:
         if should_stop():
             return None
         readable, _, _ = select.select([fd], [], [], 0.2)
@@ -87,13 +102,21 @@ def read_start_line(out, fd: int, should_stop) -> float | None:
             continue
         chunk = os.read(fd, MAX_LINE)
         if not chunk:
-            if data:
-                break  # a last line without its newline
-            raise HarnessError("start_at = stdin: standard input closed before it gave the start instant")
+            if not data:
+                return None
+            break  # a last line without its newline
         data += chunk
-        if len(data) > MAX_LINE:
-            break
-    line = data.split(b"\n", 1)[0].decode(errors="replace").strip()
+    return data.split(b"\n", 1)[0].decode(errors="replace").strip()
+
+
+def read_start_line(out, fd: int, should_stop) -> float | None:
+    """Print READY_LINE, then read one line of epoch seconds from `fd`."""
+    print(READY_LINE, file=out, flush=True)
+    line = read_line(fd, should_stop)
+    if line is None:
+        if should_stop():
+            return None
+        raise HarnessError("start_at = stdin: standard input closed before it gave the start instant")
     try:
         instant = float(line)
     except ValueError:

@@ -289,6 +289,10 @@ def _main(argv: list[str], out, env) -> int:
     signal.signal(signal.SIGTERM, _raise_stopped)
     if arguments["test-connection"]:
         return _test_connection(config, out)
+    if config.dask:
+        from harness import dask_engine
+
+        return dask_engine.run(config, config_file, options_given(arguments), env, out)
     from harness.coordinator import run
 
     return run(config, out)

@@ -40,6 +40,7 @@ import os
 import queue
 import secrets
 import signal
+import sys
 import time
 from dataclasses import replace
 
@@ -47,6 +48,7 @@ import psutil
 import redis
 
 from harness import barrier
+from harness.parsers import START_FROM_STDIN
 from harness.cluster import cluster_client, cluster_masters
 from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped, TargetError
 from harness.keyspace import delete_keys, existing_keys, run_prefix
@@ -166,27 +168,34 @@ def _run(config: RunConfig, plan: Plan, run_id: str, prefix: str, listener) -> E
                 remove_directory(metrics_dir)
         if config.cleanup and plan.shard != 0:
             log.info("cleanup of keys under %r is shard 0's, after every shard has ended", prefix)
-        elif config.cleanup:
-            _wait_for_other_shards(config, plan, supervisor.start_epoch, prefix)
+        elif config.cleanup and _wait_for_other_shards(config, plan, supervisor.start_epoch, prefix):
             _cleanup(endpoint, config, prefix)
     return status
 
 
-def _wait_for_other_shards(config: RunConfig, plan: Plan, start_epoch: float | None, prefix: str) -> None:
-    """Shard 0 cleans up only when no shard can still be sending: by the deadline every
-    shard's coordinator enforces on itself (a sharded run needs a duration for this)."""
+def _wait_for_other_shards(config: RunConfig, plan: Plan, start_epoch: float | None, prefix: str) -> bool:
+    """Shard 0 cleans up only when no shard can still be sending: when whoever released
+    the start says so (start_at = stdin), or by the deadline every shard's coordinator
+    enforces on itself (a sharded run needs a duration for this). False: leave the keys."""
     if plan.shards == 1 or start_epoch is None:
-        return
+        return True
+    if config.start_at == START_FROM_STDIN:
+        if barrier.cleanup_released(sys.stdout, sys.stdin.fileno()):
+            return True
+        log.warning("cleanup of keys under %r was not released (by whoever released the start) after every "
+                    "shard ended: the keys were left in place", prefix)
+        return False
     end = every_shard_ended_by(start_epoch, config.duration, DEADLINE_SLACK + config.socket_timeout + STOP_GRACE)
     wait = end - time.time()
     if wait <= 0:
-        return
+        return True
     log.info("cleanup: waiting %.1f s, until every shard has ended (start_at + duration + the stop bounds)", wait)
     try:
         time.sleep(wait)
     except Stopped:
         log.warning("stopped while waiting for the other shards to end: keys under %r were left in place", prefix)
         raise
+    return True
 
 
 class Supervisor:

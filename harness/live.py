@@ -10,11 +10,14 @@ Three forms, chosen once (`make_view`):
 - anywhere else (cron, CI, a pipe): one plain line per stats_interval, greppable:
   "[  10.0s] 123,456 ops  24,691 ops/s  p50 0.120 ... | ... | ...".
 - quiet: nothing while the run goes.
+- json (progress = json): one JSON object per stats_interval, for a program reading
+  stdout (the Dask engine merges its shards' lines into one view).
 Every form also writes the plain line to log_file, when one is configured.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -28,6 +31,8 @@ TICK = 1.0
 
 
 def make_view(config, out):
+    if config.progress == "json":
+        return JsonView(out)
     if config.quiet:
         return QuietView()
     if out.isatty():
@@ -47,6 +52,26 @@ class QuietView:
 
     def finish(self, state, seconds: float) -> None:
         pass
+
+
+class JsonView(QuietView):
+    """{"seconds", "ops", "errors", "rate", "interval_ops", "latency"} per interval:
+    running totals, the current rate, and the interval's latency histogram as
+    {bucket index: count} (harness.histogram's buckets), which merges exactly."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def show(self, state, rate: float, interval, processes: dict, server: dict | None, busy: list) -> None:
+        super().show(state, rate, interval, processes, server, busy)
+        print(json.dumps(progress_record(state, rate, interval)), file=self.out, flush=True)
+
+
+def progress_record(state, rate: float, interval) -> dict:
+    totals = state.totals
+    return {"seconds": round(state.measured_seconds(), 3), "ops": totals.total, "errors": totals.total_errors,
+            "rate": round(rate, 1), "interval_ops": interval.total,
+            "latency": {str(index): n for index, n in interval.all_latency().items()}}
 
 
 class PlainView(QuietView):

@@ -37,11 +37,22 @@ def merge_files(paths: list[str], output: str | None, force: bool, config_file: 
         check_writable_file(output, "--output", "command line", 2**20)
     merged = merge([load_result(path) for path in paths], force=force, names=paths)
     checks = thresholds_for(merged.document, config_file, threshold_texts, env)
+    return conclude(merged, checks, output, out)
+
+
+def conclude(merged, checks: tuple, output: str | None, out, status: ExitStatus = ExitStatus.OK,
+             failures: tuple = ()) -> ExitStatus:
+    """The end of a merged result, as of a single run: thresholds checked on the merged
+    figures, the summary and a line per input, the result file. The exit status is
+    `status` when the run itself failed or was stopped (a Dask run: `failures` say
+    why), else 1 when a threshold failed, else 0."""
     verdicts = thresholds.evaluate(checks, thresholds.Facts(merged.stats, merged.seconds, None, merged.max_lag))
     failed = [verdict for verdict in verdicts if not verdict["passed"]]
     block = merged.document["harness"]
     block["thresholds"] = verdicts
-    if failed and not block["exit"]["status"]:
+    if status:
+        block["exit"] = {"status": int(status), "reason": "; ".join(failures) or status.name.lower()}
+    elif failed and not block["exit"]["status"]:
         block["exit"] = {"status": int(ExitStatus.FAILED_CHECK), "reason": "threshold failed: " + "; ".join(
             f"{v['threshold']} (measured {v['measured']:g})" for v in failed)}
     text = sys.stderr if output == "-" else out
@@ -60,6 +71,8 @@ def merge_files(paths: list[str], output: str | None, force: bool, config_file: 
             raise ConfigError(f"cannot write result file {output}: {exc.strerror}") from None
         if output != "-":
             print(f"result file: {output}", file=text, flush=True)
+    if status:
+        return status
     return ExitStatus.FAILED_CHECK if failed else ExitStatus.OK
 
 

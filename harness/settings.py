@@ -86,6 +86,9 @@ class CoreConfig:
     warmup: float = key("run", "0", p.number(), "seconds of load left out of the results", "SEC")
     ramp: float = key("run", "0", p.number(), "seconds to grow from one connection to all", "SEC")
     cpu_affinity: str = key("run", "none", p.choice("none", "auto"), "auto pins client processes to cores", "MODE")
+    dask: str = key("run", "", p.text(),
+                    "run shards on this Dask scheduler, e.g. tcp://host:8786 (needs the dask extra)", "ADDR")
+    shards: int = key("run", "1", p.integer(1, 1024), "shards of a --dask run, each on its own worker", "N")
     heartbeat_timeout: float = key(
         "run", "5", p.number(minimum=2), "seconds a client process may stay silent before it is killed (>= 2)", "SEC"
     )
@@ -129,6 +132,8 @@ class CoreConfig:
     report: str = key("metrics", "", p.text(), "also write the HTML report here at the end of the run", "FILE")
     # A flag on the command line (no metavar): --quiet.
     quiet: bool = key("metrics", "false", p.boolean(), "print only the final one-line summary", "")
+    progress: str = key("metrics", "auto", p.choice("auto", "json"),
+                        "live figures: auto = the live view; json = one JSON object per interval on stdout", "FORM")
     log_level: str = key("metrics", "info", p.choice("debug", "info", "warning", "error"), "log level", "LEVEL")
     log_file: str = key("metrics", "", p.text(), "also write the log here (rotated by size)", "FILE")
     log_max_bytes: int = key("metrics", "10485760", p.integer(1024), "rotate log_file at this size", "N")

@@ -65,6 +65,12 @@ def check_shard_keys(config) -> None:
     """Rules of a sharded run that involve other keys; each a one-line ConfigError."""
     index, count = index_and_count(config)
     where = config.source("shard")
+    if config.shards > 1 and not config.dask:
+        raise ConfigError(f"shards = {config.shards} ({config.source('shards')}) needs dask: the Dask scheduler "
+                          "that runs them (without Dask, start each shard yourself with --shard I/N)")
+    if config.dask and config.shard is not None:
+        raise ConfigError(f"shard = {index}/{count} ({where}) conflicts with dask ({config.source('dask')}): "
+                          "a Dask run gives each of its shards their number itself")
     if config.start_at == START_FROM_STDIN and config.output == "-":
         raise ConfigError(f"start_at = stdin ({config.source('start_at')}) prints harness-ready on standard "
                           f"output, which output = - ({config.source('output')}) takes: write the result to a file")
@@ -76,10 +82,11 @@ def check_shard_keys(config) -> None:
     if config.start_at == START_FROM_STDIN and not config.run_id:
         raise ConfigError(f"shard = {index}/{count} ({where}) with start_at = stdin needs run_id: without a "
                           "start instant in the configuration the shards cannot derive a shared one")
-    if config.cleanup and not config.duration:
+    if config.cleanup and not config.duration and config.start_at != START_FROM_STDIN:
         raise ConfigError(f"cleanup = true ({config.source('cleanup')}) in a sharded run needs a duration: only "
-                          "start_at + duration tells shard 0 when every shard has ended; set duration, or "
-                          "cleanup = false and delete the run's keys after the merge")
+                          "start_at + duration (or, with start_at = stdin, whoever releases the start: harness run "
+                          "--dask does) tells shard 0 when every shard has ended; set duration, or cleanup = false "
+                          "and delete the run's keys after the merge")
     if config.workload == "pub_sub":
         raise ConfigError(f"workload = pub_sub ({config.source('workload')}) cannot be sharded: each shard's "
                           "subscribers would hear every shard's publishers")

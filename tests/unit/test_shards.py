@@ -158,6 +158,22 @@ def test_stdin_start_line_refuses_what_is_not_an_instant(data, message):
     os.close(read)
 
 
+@pytest.mark.parametrize("data, released", [(b"cleanup\n", True), (b"keep\n", False), (b"", False),
+                                            (b"cleanup-but-not-quite\n", False)])
+def test_shard_0_cleans_up_only_when_told_every_shard_has_ended(data, released):
+    read, write = os.pipe()
+    os.write(write, data)
+    os.close(write)  # standard input closing without the line leaves the keys
+    out = io.StringIO()
+    assert barrier.cleanup_released(out, read) is released
+    assert out.getvalue() == "harness-cleanup\n"
+    os.close(read)
+
+
+def test_a_sharded_run_released_through_stdin_needs_no_duration_for_cleanup():
+    assert config(shard="0/2", start_at="stdin", run_id="r1", duration=0, requests=1000).cleanup
+
+
 def test_a_start_already_past_is_late():
     with pytest.raises(HarnessError, match="was already past when every connection was ready"):
         barrier.start_instant(config(start_at="1700000000"), lambda: False)
