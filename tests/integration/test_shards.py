@@ -7,6 +7,8 @@ import select
 import signal
 import time
 
+from hdrh.histogram import HdrHistogram
+
 from tests.conftest import client_for, commandstats, run_harness, start_harness
 
 WORKLOAD_COMMANDS = {"SET", "GET"}  # high_throughput
@@ -67,6 +69,26 @@ def test_two_shards_send_exactly_their_shares_and_nothing_else(redis_server, tmp
     print(f"start skew between 2 shards (first operations): {skew * 1000:.2f} ms")
     assert skew < 0.05
 
+    # harness merge (one run id: no --force): counts equal the server's, percentiles
+    # those of one histogram holding both shards' values.
+    merged_path = tmp_path / "merged.json"
+    merged_run = run_harness("merge", *map(str, outputs), "-o", str(merged_path))
+    assert merged_run.returncode == 0, merged_run.stderr
+    merged = json.loads(merged_path.read_text())
+    for name in WORKLOAD_COMMANDS:
+        assert merged["harness"]["commands"][name]["count"] == merged["ALL STATS"][name]["Count"] == sharded[name]
+    assert merged["ALL STATS"]["Totals"]["Count"] == 200_000
+    assert sorted(block["shard"] for block in merged["harness"]["shards"]) == ["0/2", "1/2"]
+    documents = [json.loads(path.read_text()) for path in outputs]
+    for name in (*WORKLOAD_COMMANDS, "Totals"):
+        one = HdrHistogram(1, 60_000_000, 3)
+        for document in documents:
+            one.add(HdrHistogram.decode(
+                document["ALL STATS"][name]["Percentile Latencies"]["Histogram log format"]["Compressed Histogram"]))
+        percentiles = merged["ALL STATS"][name]["Percentile Latencies"]
+        for percentile in (50.0, 99.0, 99.9):
+            assert percentiles[f"p{percentile:.3f}"] == one.get_value_at_percentile(percentile) / 1000, name
+
     # A plain run of the same test (with a run id of its own, so it checks its prefix
     # with SCAN as shard 0 does): the shards sent no command it does not, so no barrier
     # or preload-done traffic went through the server under test. CLIENT LIST: each
@@ -98,6 +120,12 @@ def test_a_rate_is_shared_and_shard_0_alone_preloads_and_cleans_up_after_the_las
     for rate in rates:
         assert abs(rate - 5_000) <= 0.02 * 5_000
     assert abs(sum(rates) - 10_000) <= 0.02 * 10_000
+    merged_path = tmp_path / "merged.json"
+    merged_run = run_harness("merge", *map(str, outputs), "-o", str(merged_path))
+    assert merged_run.returncode == 0, merged_run.stderr
+    merged_rate = json.loads(merged_path.read_text())["harness"]["totals"]["ops_per_sec"]
+    print(f"merged: {merged_rate:,.1f} ops/s")
+    assert abs(merged_rate - 10_000) <= 0.02 * 10_000
     assert results[0]["preload"] == {"SET": 2000} and "preload" not in results[1]
     # Shard 1 found the keyspace filled at the start, and nothing emptied it before its end.
     assert results[1]["commands"]["GET"]["hit_rate"] == 1.0

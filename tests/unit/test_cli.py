@@ -76,7 +76,7 @@ def test_a_bare_harness_prints_the_short_usage(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["run", "-d", "3"],
-     "unknown option -d: the short options are -c, -o and -h; did you mean --db, --dry-run or --duration?"),
+     "unknown option -d: the short options are -c, -o and -h; did you mean --dask, --db, --dry-run or --duration?"),
     (["run", "--durration", "3"], "unknown option --durration on the command line; did you mean --duration?"),
     (["run", "--bogus", "1"], "unknown option --bogus on the command line"),
     (["run", "--dur", "3"], "option --dur is abbreviated (options are written in full); did you mean --duration?"),
