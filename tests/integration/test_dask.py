@@ -67,7 +67,8 @@ def test_two_shards_through_dask_count_what_the_server_counted(dask_cluster, red
     output = tmp_path / "merged.json"
     result = run_harness("run", "--dask", dask_cluster.address, "--shards", "2", "--port", str(redis_server.port),
                          "--workload", "basic_rw", "--requests", "200000", "--duration", "0",
-                         "--pipeline", "8", "--stats-interval", "1", "--output", str(output), timeout=240)
+                         # paced to last 5 s, so that the merged live line shows every interval
+                         "--rate", "40000", "--pipeline", "8", "--stats-interval", "1", "--output", str(output), timeout=240)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "all 2 shards connected" in result.stdout
     document = json.loads(output.read_text())
