@@ -1,9 +1,9 @@
-"""memtier_benchmark result files for the merge tests, built as memtier writes them.
+"""memtier_benchmark result files for the merge and report tests, built as memtier writes them.
 
 There is no memtier_benchmark binary here (not in Debian bookworm, not on PyPI), so the
 files are made the way its run_stats.cpp writes --json-out-file: "Runtime" (Start time,
 Finish time, Total duration in ms, Time unit, Interrupted), a block per command ("Sets",
-"Gets") and "Totals", each with Count, the rates, latencies in ms, a "Time-Serie" keyed
+"Gets", "Waits") and "Totals", each with Count, the rates, latencies in ms, a "Time-Serie" keyed
 by the second from the start (Bytes RX/TX, Count, latency figures, no histogram) and
 "Percentile Latencies" with "Histogram log format" -> "Compressed Histogram": the
 standard compressed HdrHistogram of microseconds in memtier's layout
@@ -16,8 +16,8 @@ from __future__ import annotations
 from hdrh.histogram import HdrHistogram
 
 MEMTIER_LAYOUT = (10, 60_000_000, 3)
-BLOCK_NAMES = {"SET": "Sets", "GET": "Gets"}
-REQUEST_BYTES = {"SET": 60, "GET": 40}
+BLOCK_NAMES = {"SET": "Sets", "GET": "Gets", "WAIT": "Waits"}  # memtier always writes the three
+REQUEST_BYTES = {"SET": 60, "GET": 40, "WAIT": 0}
 
 
 def _figures(hdr: HdrHistogram, count: int, seconds: float, misses: int, kb_tx: float) -> dict:
@@ -43,28 +43,16 @@ def memtier_document(start_ms: int, seconds: list[dict], layout=MEMTIER_LAYOUT, 
     stats = {"Runtime": {"Start time": start_ms, "Finish time": start_ms + duration_ms,
                          "Total duration": duration_ms, "Time unit": "MILLISECONDS", "Interrupted": "false"}}
     totals = HdrHistogram(*layout)
-    total_count, total_bytes, total_serie = 0, 0, {}
+    total_count, total_bytes = 0, 0
     for command, name in BLOCK_NAMES.items():
         hdr = HdrHistogram(*layout)
         serie = {}
         for second, values in enumerate(seconds):
             mine = values.get(command, [])
-            point = HdrHistogram(10, 1_000_000, 2)  # memtier's per-second layout (LATENCY_HDR_SEC_*)
             for value in mine:
                 hdr.record_value(value)
                 totals.record_value(value)
-                point.record_value(min(value, 1_000_000))
-            entry = {"Bytes RX": 0, "Bytes TX": len(mine) * REQUEST_BYTES[command], "Count": len(mine)}
-            if mine:
-                entry.update({"Average Latency": round(sum(mine) / len(mine) / 1000, 3),
-                              "Accumulated Latency": sum(mine) // 1000,
-                              "Min Latency": min(mine) / 1000, "Max Latency": max(mine) / 1000,
-                              **{key: point.get_value_at_percentile(p) / 1000
-                                 for key, p in (("p50.00", 50), ("p99.00", 99), ("p99.90", 99.9))}})
-            serie[str(second)] = entry
-            total = total_serie.setdefault(str(second), {"Bytes RX": 0, "Bytes TX": 0, "Count": 0})
-            total["Count"] += len(mine)
-            total["Bytes TX"] += entry["Bytes TX"]
+            serie[str(second)] = _point(mine, len(mine) * REQUEST_BYTES[command])
         count = sum(len(values.get(command, [])) for values in seconds)
         sent = count * REQUEST_BYTES[command]
         miss = (misses or {}).get(command, 0)
@@ -75,7 +63,10 @@ def memtier_document(start_ms: int, seconds: list[dict], layout=MEMTIER_LAYOUT, 
         total_count += count
         total_bytes += sent
     block = _figures(totals, total_count, duration_ms / 1000, 0, total_bytes / 1024 / (duration_ms / 1000))
-    block["Time-Serie"] = total_serie
+    # The Totals' points are written as every command's are (result_print_to_json).
+    block["Time-Serie"] = {str(second): _point([v for command in BLOCK_NAMES for v in values.get(command, [])],
+                                               sum(len(values.get(c, [])) * REQUEST_BYTES[c] for c in BLOCK_NAMES))
+                           for second, values in enumerate(seconds)}
     block["Percentile Latencies"] = _percentiles(totals)
     stats["Totals"] = block
     return {
@@ -85,6 +76,21 @@ def memtier_document(start_ms: int, seconds: list[dict], layout=MEMTIER_LAYOUT, 
         "run information": {"Tool": "memtier_benchmark", "Tool Version": "2.1.0"},
         "ALL STATS": stats,
     }
+
+
+def _point(values: list[int], bytes_tx: int) -> dict:
+    """One second of a Time-Serie; latency figures only for a second with operations."""
+    entry = {"Bytes RX": 0, "Bytes TX": bytes_tx, "Count": len(values)}
+    if values:
+        point = HdrHistogram(10, 1_000_000, 2)  # memtier's per-second layout (LATENCY_HDR_SEC_*)
+        for value in values:
+            point.record_value(min(value, 1_000_000))
+        entry.update({"Average Latency": round(sum(values) / len(values) / 1000, 3),
+                      "Accumulated Latency": sum(values) // 1000,
+                      "Min Latency": min(values) / 1000, "Max Latency": max(values) / 1000,
+                      **{key: point.get_value_at_percentile(p) / 1000
+                         for key, p in (("p50.00", 50), ("p99.00", 99), ("p99.90", 99.9))}})
+    return entry
 
 
 def _percentiles(hdr: HdrHistogram) -> dict:
