@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from harness import histogram
 from harness.errors import ConfigError, ExitStatus, HarnessError, Stopped
-from harness.frame import _percentiles_text
+from harness.frame import percentiles_text
 from harness.plural import plural
 from harness.settings import ENV_PREFIX, KEYS_BY_NAME, MAX_CONFIG_BYTES
 
@@ -136,7 +136,7 @@ def merged_line(shards: list, elapsed: float) -> str:
     errors = sum(record["errors"] for record in reporting)
     running = sum(1 for shard in shards if not shard.lost and shard.outcome is None)
     return (f"[{elapsed:7.1f}s] {running}/{len(shards)} shards  {ops:,} ops  {rate:,.0f} ops/s  "
-            f"{_percentiles_text(counts)}  errors {errors:,}")
+            f"{percentiles_text(counts)}  errors {errors:,}")
 
 
 def run(config, config_file: str | None, options: dict[str, str], env, out) -> ExitStatus:

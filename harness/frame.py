@@ -30,7 +30,7 @@ def latency_ms(counts: dict) -> list[float] | None:
     return [summary.percentile(p) / 1000 for p in PERCENTILES] + [summary.max() / 1000]
 
 
-def _percentiles_text(counts: dict) -> str:
+def percentiles_text(counts: dict) -> str:
     values = latency_ms(counts)
     if values is None:
         return "p50 -  p95 -  p99 -  p99.9 -  max - ms"
@@ -78,7 +78,7 @@ def plain_line(state, rate: float, interval, processes: dict, server: dict | Non
     lag = max(state.lag.values(), default=0.0)
     per_command = "  ".join(f"{name} {totals.count_of(name):,}" for name in totals.commands())
     head = (f"[{state.measured_seconds():7.1f}s] {totals.total:,} ops  {rate:,.0f} ops/s{target_text(state)}  "
-            f"{_percentiles_text(interval.all_latency())}  errors {errors_text(totals)}  "
+            f"{percentiles_text(interval.all_latency())}  errors {errors_text(totals)}  "
             f"conns {sum(state.connections.values())}  lag {lag:.3f}s")
     warning = warning_text(busy)
     return (f"{head}  | {per_command} | {'  '.join(process_entries(processes))} | {server_text(server)}"
