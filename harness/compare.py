@@ -65,16 +65,22 @@ class Row:
     verdict: str  # "ok", "noise", "REGRESSION" or "missing"
 
 
-def read_document(path: str) -> dict:
-    """A result file as a dict (the harness's or memtier_benchmark's); ConfigError if it
-    cannot be read or is not a JSON object."""
+def read_json(path: str):
+    """A result file's JSON, whatever it holds; ConfigError (one line) if it cannot be
+    read or is not JSON."""
     try:
         with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
+            return json.load(handle)
     except OSError as exc:
         raise ConfigError(f"cannot read result file {path}: {exc.strerror}") from None
     except ValueError as exc:
         raise ConfigError(f"result file {path} is not JSON: {exc}") from None
+
+
+def read_document(path: str) -> dict:
+    """A result file as a dict (the harness's or memtier_benchmark's); ConfigError if it
+    cannot be read or is not a JSON object."""
+    document = read_json(path)
     if not isinstance(document, dict):
         raise ConfigError(f"result file {path} is not a JSON object")
     return document

@@ -20,12 +20,12 @@ Dask coordinator; pure apart from reading files.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
 from harness import __version__, histogram
+from harness.compare import read_json
 from harness.errors import ConfigError
 from harness.merge_read import MEMTIER, TOOL, Part, layout, read_part
 from harness.plural import plural
@@ -53,13 +53,7 @@ class Merged:
 def load_result(path: str) -> dict:
     """The JSON document of a result file; ConfigError (exit 2) with one line when the
     file cannot be read, is not JSON, or is not a result file."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"cannot read result file {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise ConfigError(f"result file {path} is not JSON: {exc}") from None
+    document = read_json(path)
     read_part(document, path)  # refuses what is not a result file, naming it
     return document
 

@@ -90,11 +90,7 @@ def test_two_shards_through_dask_count_what_the_server_counted(dask_cluster, red
 
 def test_a_worker_killed_mid_run_loses_its_shard_and_keeps_the_other(dask_cluster, redis_server, tmp_path):
     output = tmp_path / "merged.json"
-    harness = start_harness("run", "--dask", dask_cluster.address, "--shards", "2", "--port",
-                            str(redis_server.port), "--duration", "30", "--rate", "2000", "--output", str(output),
-                            env=clean_env())
-    lines = _read_until(harness, "shards connected", timeout=120)
-    time.sleep(3)
+    harness, lines = start_running(dask_cluster, redis_server, output, duration=30)
     victim = dask_cluster.workers[1]
     victim.send_signal(signal.SIGKILL)
     stdout, stderr = harness.communicate(timeout=90)
@@ -110,11 +106,7 @@ def test_a_worker_killed_mid_run_loses_its_shard_and_keeps_the_other(dask_cluste
 
 def test_ctrl_c_stops_every_shard_with_results(dask_cluster, redis_server, tmp_path):
     output = tmp_path / "merged.json"
-    harness = start_harness("run", "--dask", dask_cluster.address, "--shards", "2", "--port",
-                            str(redis_server.port), "--duration", "120", "--rate", "2000", "--output", str(output),
-                            env=clean_env())
-    lines = _read_until(harness, "shards connected", timeout=120)
-    time.sleep(3)
+    harness, lines = start_running(dask_cluster, redis_server, output, duration=120)
     asked = time.monotonic()
     harness.send_signal(signal.SIGINT)
     stdout, stderr = harness.communicate(timeout=60)
@@ -146,6 +138,15 @@ def test_an_unreachable_scheduler_is_one_line(redis_server):
     assert result.returncode == 3, result.stderr
     assert "cannot reach the Dask scheduler" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def start_running(cluster, server, output, duration: int):
+    """A 2-shard Dask run at 2,000 ops/s, 3 s into its load: (process, stdout so far)."""
+    harness = start_harness("run", "--dask", cluster.address, "--shards", "2", "--port", str(server.port),
+                            "--duration", str(duration), "--rate", "2000", "--output", str(output), env=clean_env())
+    lines = _read_until(harness, "shards connected", timeout=120)
+    time.sleep(3)
+    return harness, lines
 
 
 def _read_until(process: subprocess.Popen, text: str, timeout: float) -> str:
