@@ -201,18 +201,34 @@ def test_soak_finds_the_harness_beside_it_or_on_path_and_says_when_neither(redis
     assert len(list((tmp_path / "beside").glob("soak-*.json"))) == 1
 
 
-def test_soak_baseline_compare_passes_two_identical_runs(redis_server, tmp_path):
-    # Paced runs of 10 s: 8 whole seconds each give compare the per-second spread it
-    # weighs a change against, so the p99 of two like runs may differ and still pass.
-    config = tmp_path / "soak.ini"
-    config.write_text(f"[target]\nport = {redis_server.port}\n[run]\nduration = 10\nrate = 1000\n"
-                      "client_instances = 1\n[metrics]\nstats_interval = 5\n")
-    first = soak(config, tmp_path / "first")
+def test_soak_baseline_compare_passes_its_bound_and_status_through(redis_server, tmp_path):
+    # soak.sh's part is the wiring: a run that passed is compared with SOAK_BASELINE under
+    # SOAK_MAX_REGRESSION and compare's status becomes the script's. Paced ops/s is the
+    # figure that is the same on a busy machine, so the verdicts hang on it; whether two
+    # runs' latencies differ beyond their spread is compare's own unit tests' business
+    # (a latency judged between two runs on a shared CI machine is a coin toss).
+    def config(rate):
+        path = tmp_path / f"soak-{rate}.ini"
+        path.write_text(f"[target]\nport = {redis_server.port}\n[run]\nduration = 7\nrate = {rate}\n"
+                        "client_instances = 1\n[metrics]\nstats_interval = 5\n")
+        return path
+
+    first = soak(config(1000), tmp_path / "first")
     assert first.returncode == 0, first.stderr
     (baseline,) = (tmp_path / "first").glob("soak-*.json")
-    second = soak(config, tmp_path / "second", {"SOAK_BASELINE": str(baseline)})
-    assert second.returncode == 0, second.stdout + second.stderr
-    lines = second.stdout.splitlines()
-    assert lines[-1].startswith("no regression beyond 10%"), second.stdout
-    verdicts = [line.split()[-1] for line in lines if line.split()[1:2] in (["ops/s"], ["p50"], ["p99"])]
-    assert len(verdicts) == 9 and set(verdicts) <= {"ok", "noise"}, second.stdout
+
+    # The same paced load under a bound no latency noise reaches: it passes, and the bound
+    # printed is the one given.
+    like = soak(config(1000), tmp_path / "like", {"SOAK_BASELINE": str(baseline), "SOAK_MAX_REGRESSION": "400"})
+    assert like.returncode == 0, like.stdout + like.stderr
+    lines = like.stdout.splitlines()
+    assert lines[-1].startswith("no regression beyond 400%"), like.stdout
+    ops = [line.split() for line in lines if line.split()[1:2] == ["ops/s"]]
+    assert len(ops) == 3 and all(row[-1] == "ok" for row in ops), like.stdout
+
+    # Half the rate against the same baseline, default bound: ops/s fell by half, beyond
+    # the bound and outside both runs' spread, so the script exits 1 naming it.
+    slower = soak(config(500), tmp_path / "slower", {"SOAK_BASELINE": str(baseline)})
+    assert slower.returncode == 1, slower.stdout + slower.stderr
+    last = slower.stdout.splitlines()[-1]
+    assert last.startswith("regression beyond 10%: ") and "ops/s -50" in last, slower.stdout
