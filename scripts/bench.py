@@ -14,6 +14,13 @@ pinned on a one-core machine). Every client run uses 50 connections
 values and 100,000 keys unless said otherwise, at pipeline 1 and 16. The server is
 flushed before each run (except inside the commands section, see there).
 
+Every tool runs confined, as the harness always does: the harness under its per-run
+ACL user (its key prefix only), redis-benchmark and resp-benchmark under an ACL user of
+the same shape (their key names only, no @admin or @dangerous command). A confined
+user's keys are checked by the server on every command, about 5% of the server's time
+per command here; the peers pay it too, so the ratios compare the clients.
+--unconfined-peers runs the peers as the default user instead.
+
 Sections (all by default; --only picks some):
 
   peers      high_throughput (read_ratio 0.5) against redis-benchmark (`-t set,get`) and
@@ -196,6 +203,23 @@ def ratio(a: dict | None, b: dict | None, key: str = "ops") -> float | None:
 
 # --- the tools ---------------------------------------------------------------------------
 
+PEER_USER, PEER_PASSWORD = "bench-peer", "bench-peer-password"
+
+
+def confine_peers(server: EmbeddedServer) -> list[str]:
+    """An ACL user shaped like the harness's per-run user (its keys only, no @admin or
+    @dangerous command) for redis-benchmark and resp-benchmark, and the login options
+    both take (redis-benchmark's `--user`, resp-benchmark's `-u`). The server checks a confined user's keys on
+    every command, which costs it about 5% per command on this kind of machine: a cost
+    of the server's, which every peer pays here as the harness does."""
+    import redis
+
+    patterns = ["~key:*", "~key_*", "~counter:*", "~list:*", "~set:*", "~hash:*", "~zset:*"]
+    redis.Redis(host=server.host, port=server.port).acl_setuser(
+        PEER_USER, enabled=True, passwords=[f"+{PEER_PASSWORD}"], keys=patterns, channels=["*"],
+        commands=["+@all", "-@admin", "-@dangerous"], reset=True)
+    return [PEER_USER, PEER_PASSWORD]
+
 class Bench:
     def __init__(self, server: EmbeddedServer, args, directory: str, pin: bool = True):
         self.server = server
@@ -207,6 +231,14 @@ class Bench:
         self.figures = Figures()
         self.runs: list[dict] = []  # every run's raw figures, for the JSON file
         self.peer_rates: dict[str, float] = {}  # case -> redis-benchmark's last ops/s
+        self.peer_login = confine_peers(server) if args.confined_peers else []
+
+    def login(self, user_option: str) -> list[str]:
+        """A peer's options to log in as the confined user ([] when not confined)."""
+        if not self.peer_login:
+            return []
+        user, password = self.peer_login
+        return [user_option, user, "-a", password]
 
     def taskset(self) -> list[str]:
         return ["taskset", "-c", self.client_cores] if self.client_cores else []
@@ -265,7 +297,7 @@ class Bench:
         """One redis-benchmark invocation: one row per test ({name, ops, p50, p99})."""
         out = subprocess.run(
             [*self.taskset(), "redis-benchmark", "-h", self.server.host, "-p", str(self.server.port),
-             "-c", str(self.connections), "-P", str(pipeline), "-r", str(KEYS), "-n", str(requests),
+             *self.login("--user"), "-c", str(self.connections), "-P", str(pipeline), "-r", str(KEYS), "-n", str(requests),
              "-d", str(VALUE), "--csv", *arguments],
             check=True, capture_output=True, text=True,
         ).stdout
@@ -294,7 +326,7 @@ class Bench:
             # pins its workers instead.
             cores = ["--cores", ",".join(map(str, range(1, os.cpu_count() or 1)))] if self.client_cores else []
             out = subprocess.run(
-                [tool, *cores, "-h", self.server.host, "-p", str(self.server.port),
+                [tool, *cores, "-h", self.server.host, "-p", str(self.server.port), *self.login("-u"),
                  "-c", str(self.connections), "-P", str(pipeline), "-s", str(max(1, self.seconds // 2)), command],
                 check=True, capture_output=True, text=True,
             )
@@ -574,6 +606,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=None, help="default 50 (48 with --scaling)")
     parser.add_argument("--processes", type=int, default=max(1, (os.cpu_count() or 1) - 1),
                         help="harness client processes (default: cores - 1)")
+    parser.add_argument("--unconfined-peers", dest="confined_peers", action="store_false",
+                        help="run redis-benchmark and resp-benchmark as the default user (all keys)")
     parser.add_argument("--scaling", default="", help="client_instances counts, e.g. 1,2,4")
     parser.add_argument("--pipeline", default="16", help="--scaling only")
     args = parser.parse_args()
