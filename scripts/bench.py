@@ -48,7 +48,8 @@ Sections (all by default; --only picks some):
              each run.
   paced      high_throughput at --rate 20000 (pipeline 1), PACED_RUNS runs a round, beside
              a closed-loop run: operations per harness CPU-second paced / closed, and the
-             largest schedule lag.
+             largest schedule lag. For comparison, the same ratio of resp-benchmark's own
+             (SET at its -t 20000 against its closed loop, CPU time of its process).
 
 How to read the output: one table per section. Each line is one figure of one case:
 its median over the runs, min-max, and for figures the issue sets a goal, the goal and
@@ -81,6 +82,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -336,6 +338,26 @@ class Bench:
             results.append(tuple(float(part) for part in final))
         return {"ops": 2 / sum(1 / qps for qps, _, _ in results), "p99": max(r[2] for r in results)}
 
+    def resp_benchmark_cpu(self, rate: int = 0) -> dict | None:
+        """resp-benchmark alone, SET at pipeline 1 for `seconds`, closed (rate 0) or at
+        `rate` ops/s (its -t): ops/s and operations per CPU-second of its process (user
+        and system time, from the kernel's accounting of the child)."""
+        tool = shutil.which("resp-benchmark") or os.path.join(os.path.dirname(sys.executable), "resp-benchmark")
+        if not os.path.exists(tool):
+            return None
+        cores = ["--cores", ",".join(map(str, range(1, os.cpu_count() or 1)))] if self.client_cores else []
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = subprocess.run(
+            [tool, *cores, "-h", self.server.host, "-p", str(self.server.port), *self.login("-u"),
+             "-c", str(self.connections), "-P", "1", "-s", str(self.seconds), "-t", str(rate),
+             f"SET {{key uniform {KEYS}}} {{value {VALUE}}}"],
+            check=True, capture_output=True, text=True,
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        qps, count = re.findall(r"qps: ([0-9.]+), conn: \d+, cnt: (\d+)", out.stdout + out.stderr)[-1]
+        return {"ops": float(qps), "cpu": int(count) / cpu if cpu else None}
+
     def requests_for(self, case: str, ops: float | None, tests: int = 1) -> int:
         """redis-benchmark counts requests, not seconds: enough for `seconds` at the
         faster of the harness's rate just before and redis-benchmark's last rate in this
@@ -509,6 +531,14 @@ def paced_round(bench: Bench) -> None:
         add("paced", case, "ops/CPU-s steady", paced and paced["cpu_steady"])
         add("paced", case, "steady ops/CPU-s / closed loop's", ratio(paced, closed, "cpu_steady"))
         add("paced", case, "max schedule lag ms", paced and paced["lag_ms"], ("<", 5.0))
+    # The same question asked of a native client: resp-benchmark's operations per CPU-second
+    # at the same rate against its own closed loop (SET, pipeline 1, same connections).
+    peer_closed = bench.resp_benchmark_cpu()
+    bench.log("paced", "closed loop P1", "resp-benchmark", peer_closed)
+    peer_paced = bench.resp_benchmark_cpu(RATE)
+    bench.log("paced", f"rate {RATE:,} P1", "resp-benchmark", peer_paced)
+    add("paced", f"rate {RATE:,} P1", "resp-benchmark ops/CPU-s / its closed loop's",
+        ratio(peer_paced, peer_closed, "cpu"))
 
 
 ROUNDS = {"peers": peers_round, "workloads": workloads_round, "commands": commands_round,
@@ -531,7 +561,7 @@ def expected_seconds(sections: list[str], rounds: int, seconds: int) -> float:
         "workloads": len(PIPELINES) * (len(WORKLOADS) + 1) * harness,
         "commands": len(PIPELINES) * len(COMMANDS) * (harness + peer),
         "keyspace": 3 * len(PIPELINES) * harness + 20,  # + 16 KiB preparation (8 s in Nov 2026), flushing
-        "paced": (PACED_RUNS + 1) * harness,
+        "paced": (PACED_RUNS + 1) * harness + 2 * peer,
     }
     return rounds * sum(per_round[section] for section in sections)
 
