@@ -208,19 +208,20 @@ def ratio(a: dict | None, b: dict | None, key: str = "ops") -> float | None:
 PEER_USER, PEER_PASSWORD = "bench-peer", "bench-peer-password"
 
 
-def confine_peers(server: EmbeddedServer) -> list[str]:
+def confine_peers(server: EmbeddedServer) -> tuple[str, str]:
     """An ACL user shaped like the harness's per-run user (its keys only, no @admin or
-    @dangerous command) for redis-benchmark and resp-benchmark, and the login options
-    both take (redis-benchmark's `--user`, resp-benchmark's `-u`). The server checks a confined user's keys on
-    every command, which costs it about 5% per command on this kind of machine: a cost
-    of the server's, which every peer pays here as the harness does."""
+    @dangerous command) for redis-benchmark and resp-benchmark; its user name and
+    password. The server checks a confined user's keys on every command, which costs it
+    about 5% per command on this kind of machine: a cost of the server's, which every
+    peer pays here as the harness does."""
     import redis
 
     patterns = ["~key:*", "~key_*", "~counter:*", "~list:*", "~set:*", "~hash:*", "~zset:*"]
     redis.Redis(host=server.host, port=server.port).acl_setuser(
         PEER_USER, enabled=True, passwords=[f"+{PEER_PASSWORD}"], keys=patterns, channels=["*"],
         commands=["+@all", "-@admin", "-@dangerous"], reset=True)
-    return [PEER_USER, PEER_PASSWORD]
+    return PEER_USER, PEER_PASSWORD
+
 
 class Bench:
     def __init__(self, server: EmbeddedServer, args, directory: str, pin: bool = True):
@@ -233,7 +234,7 @@ class Bench:
         self.figures = Figures()
         self.runs: list[dict] = []  # every run's raw figures, for the JSON file
         self.peer_rates: dict[str, float] = {}  # case -> redis-benchmark's last ops/s
-        self.peer_login = confine_peers(server) if args.confined_peers else []
+        self.peer_login = confine_peers(server) if args.confined_peers else None
 
     def login(self, user_option: str) -> list[str]:
         """A peer's options to log in as the confined user ([] when not confined)."""
@@ -299,8 +300,8 @@ class Bench:
         """One redis-benchmark invocation: one row per test ({name, ops, p50, p99})."""
         out = subprocess.run(
             [*self.taskset(), "redis-benchmark", "-h", self.server.host, "-p", str(self.server.port),
-             *self.login("--user"), "-c", str(self.connections), "-P", str(pipeline), "-r", str(KEYS), "-n", str(requests),
-             "-d", str(VALUE), "--csv", *arguments],
+             *self.login("--user"), "-c", str(self.connections), "-P", str(pipeline), "-r", str(KEYS),
+             "-n", str(requests), "-d", str(VALUE), "--csv", *arguments],
             check=True, capture_output=True, text=True,
         ).stdout
         rows = []
@@ -318,18 +319,24 @@ class Bench:
         return {"ops": len(rows) * requests / total_time, "p50": max(row["p50"] for row in rows),
                 "p99": max(row["p99"] for row in rows)}
 
-    def resp_benchmark(self, pipeline: int) -> dict | None:
+    def resp_benchmark_command(self, *arguments: str) -> list[str] | None:
+        """resp-benchmark's command line against the server (None when it is not
+        installed). Not under taskset (it then panics: it indexes the machine's cores);
+        its --cores pins its workers instead."""
         tool = shutil.which("resp-benchmark") or os.path.join(os.path.dirname(sys.executable), "resp-benchmark")
         if not os.path.exists(tool):
             return None
+        cores = ["--cores", ",".join(map(str, range(1, os.cpu_count() or 1)))] if self.client_cores else []
+        return [tool, *cores, "-h", self.server.host, "-p", str(self.server.port), *self.login("-u"),
+                "-c", str(self.connections), *arguments]
+
+    def resp_benchmark(self, pipeline: int) -> dict | None:
+        if self.resp_benchmark_command() is None:
+            return None
         results = []
         for command in (f"SET {{key uniform {KEYS}}} {{value {VALUE}}}", f"GET {{key uniform {KEYS}}}"):
-            # Not under taskset (it then panics: it indexes the machine's cores); its --cores
-            # pins its workers instead.
-            cores = ["--cores", ",".join(map(str, range(1, os.cpu_count() or 1)))] if self.client_cores else []
             out = subprocess.run(
-                [tool, *cores, "-h", self.server.host, "-p", str(self.server.port), *self.login("-u"),
-                 "-c", str(self.connections), "-P", str(pipeline), "-s", str(max(1, self.seconds // 2)), command],
+                self.resp_benchmark_command("-P", str(pipeline), "-s", str(max(1, self.seconds // 2)), command),
                 check=True, capture_output=True, text=True,
             )
             # Its last line: "qps: 94450, conn: 50, cnt: 187886, avg: 0.52ms, p99: 2.2ms" (no p50).
@@ -342,17 +349,12 @@ class Bench:
         """resp-benchmark alone, SET at pipeline 1 for `seconds`, closed (rate 0) or at
         `rate` ops/s (its -t): ops/s and operations per CPU-second of its process (user
         and system time, from the kernel's accounting of the child)."""
-        tool = shutil.which("resp-benchmark") or os.path.join(os.path.dirname(sys.executable), "resp-benchmark")
-        if not os.path.exists(tool):
+        command = self.resp_benchmark_command("-P", "1", "-s", str(self.seconds), "-t", str(rate),
+                                              f"SET {{key uniform {KEYS}}} {{value {VALUE}}}")
+        if command is None:
             return None
-        cores = ["--cores", ",".join(map(str, range(1, os.cpu_count() or 1)))] if self.client_cores else []
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        out = subprocess.run(
-            [tool, *cores, "-h", self.server.host, "-p", str(self.server.port), *self.login("-u"),
-             "-c", str(self.connections), "-P", "1", "-s", str(self.seconds), "-t", str(rate),
-             f"SET {{key uniform {KEYS}}} {{value {VALUE}}}"],
-            check=True, capture_output=True, text=True,
-        )
+        out = subprocess.run(command, check=True, capture_output=True, text=True)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
         qps, count = re.findall(r"qps: ([0-9.]+), conn: \d+, cnt: (\d+)", out.stdout + out.stderr)[-1]
