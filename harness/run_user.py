@@ -49,6 +49,7 @@ import os
 import pickle
 import re
 import secrets
+import select
 import signal
 import socket
 import subprocess
@@ -74,6 +75,9 @@ STALE_AFTER = 600.0
 # How often the keeper looks for a node that lost the user (a restart): the run's
 # reconnects back off up to 0.5 s, so the user is back before they give up.
 KEEP_INTERVAL = 0.25
+# What the keeper writes on its stdout once set up, and how long keep() waits for it.
+KEEPER_READY = b"ready\n"
+KEEPER_START_WAIT = 10.0
 # Connection set-up that must work under the user even where it is @admin (Redis 6.2).
 PUT_BACK = ("+info", "+client|setname", "+client|getname", "+client|id", "+cluster|slots", "+cluster|nodes")
 # The run id may hold '-' (a given run_id): the last three fields never do.
@@ -240,15 +244,24 @@ class RunUser:
     def keep(self) -> None:
         """Start the keeper: a fresh interpreter (not a fork, so it inherits no socket of
         the coordinator's, such as the /metrics listener), told what to keep on stdin -
-        never argv, which `ps` shows."""
+        never argv, which `ps` shows. Returns once the keeper says it is set up: its
+        start (an interpreter and its imports, about half a CPU-second) otherwise ran
+        beside the client processes' first half second of load, on their cores, which
+        then sent at half speed."""
         if not self.created_on or self.keeper is not None:
             return
         self.keeper = subprocess.Popen(
             [sys.executable, "-c", "from harness.run_user import keeper_main; keeper_main()"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         )
         self.keeper.stdin.write(pickle.dumps((self.name, list(self.created_on), KEEP_INTERVAL, os.getpid())))
         self.keeper.stdin.close()
+        ready, _, _ = select.select([self.keeper.stdout], [], [], KEEPER_START_WAIT)
+        said = self.keeper.stdout.readline() if ready else b""
+        self.keeper.stdout.close()
+        if said != KEEPER_READY:
+            log.warning("the ACL keeper did not start within %g s; the run goes on without it "
+                        "(a server that restarts during the run loses the run's user)", KEEPER_START_WAIT)
 
     def remove(self) -> None:
         """Stop the keeper, then delete the user from every server it was created on;
@@ -284,6 +297,9 @@ def keeper_main() -> None:
     log.handlers[:] = [handler]
     log.propagate = False
     clients = [(make_client(node), node, rules) for node, rules in created_on]
+    sys.stdout.buffer.write(KEEPER_READY)
+    sys.stdout.flush()
+    sys.stdout.close()  # (nothing else is ever written there)
     while True:
         for client, node, rules in clients:
             try:

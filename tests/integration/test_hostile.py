@@ -28,7 +28,7 @@ import time
 
 import pytest
 
-from harness.run_user import USER_PREFIX, host_tag, remove_stale, user_name
+from harness.run_user import USER_PREFIX, RunUser, host_tag, remove_stale, user_name
 from harness.target import Endpoint
 from tests.conftest import (REPO_ROOT, clean_env, client_for, commandstats, fill_foreign_key, harness_command,
                             run_harness)
@@ -345,6 +345,25 @@ def test_only_provably_stale_run_users_are_removed(redis_server):
     assert sorted(run_users(redis_server)) == sorted(
         names[key] for key in ("mine, coordinator alive, old", "elsewhere, young", "elsewhere, old, connected"))
     holder.close()
+
+
+def test_keep_returns_once_the_keeper_is_set_up_and_it_puts_the_user_back(redis_server):
+    """The keeper's start (an interpreter and its imports) must be over before the
+    clients start, or it shares their cores during the first half second of load: keep()
+    returns only once the keeper has set itself up (renamed itself, made its clients)."""
+    with RunUser(Endpoint(host=redis_server.host, port=redis_server.port), "keep:", "keeptest") as user:
+        assert user.confined is not None
+        user.keep()
+        assert user.keeper.poll() is None
+        with open(f"/proc/{user.keeper.pid}/comm") as comm:
+            assert comm.read().strip() == "harness:acl"
+        admin = client_for(redis_server)
+        admin.acl_deluser(user.name)  # as a restarted server would have forgotten it
+        deadline = time.monotonic() + 5
+        while user.name not in run_users(redis_server):
+            assert time.monotonic() < deadline, "the keeper did not put the user back"
+            time.sleep(0.05)
+    assert user.name not in run_users(redis_server)
 
 
 def test_run_user_on_redis_6_2(redis_server_factory, tmp_path):
