@@ -155,7 +155,7 @@ def _run(config: RunConfig, plan: Plan, run_id: str, prefix: str, listener) -> E
         # Before any fork and before anything imports prometheus_client (it picks its
         # multiprocess storage at import time).
         metrics_dir = prepare_directory() if config.prometheus_port or config.pushgateway else None
-        supervisor = Supervisor(config, plan, endpoint, run_id, prefix, listener)
+        supervisor = Supervisor(config, plan, endpoint, run_id, prefix, listener, before_start=run_user.wait_kept)
         try:
             status = supervisor.run()
         except Stopped:
@@ -200,8 +200,9 @@ def _wait_for_other_shards(config: RunConfig, plan: Plan, start_epoch: float | N
 
 class Supervisor:
     def __init__(self, config: RunConfig, plan: Plan, endpoint: Endpoint, run_id: str, prefix: str,
-                 listener=None):
+                 listener=None, before_start=lambda: None):
         self.config = config
+        self.before_start = before_start  # once every client is ready, before the start instant
         self.plan = plan
         self.endpoint = endpoint
         self.run_id = run_id
@@ -291,7 +292,10 @@ class Supervisor:
         self.signalled = status
 
     def _supervise(self, clients, reporter, control, stop, start_at) -> tuple[ExitStatus, str]:
-        if not self._wait_ready(clients, reporter, control) or not self._release(clients, reporter):
+        ready = self._wait_ready(clients, reporter, control)
+        if ready:
+            self.before_start()
+        if not ready or not self._release(clients, reporter):
             stop.value = REPORTER_GONE if reporter.exitcode is not None else STOP
             return self._verdict()
         start_at.value = self.started  # clients poll every 2 ms, then sleep until then

@@ -38,6 +38,8 @@ Usage:
         ...pre-flight checks, then close the pre-flight connection...
         user.keep()
         endpoint = user.confined or endpoint
+        ...fork the clients; once they are ready:
+        user.wait_kept()
 """
 
 from __future__ import annotations
@@ -244,10 +246,9 @@ class RunUser:
     def keep(self) -> None:
         """Start the keeper: a fresh interpreter (not a fork, so it inherits no socket of
         the coordinator's, such as the /metrics listener), told what to keep on stdin -
-        never argv, which `ps` shows. Returns once the keeper says it is set up: its
-        start (an interpreter and its imports, about half a CPU-second) otherwise ran
-        beside the client processes' first half second of load, on their cores, which
-        then sent at half speed."""
+        never argv, which `ps` shows. Its start (an interpreter and its imports, about
+        half a CPU-second) overlaps the client processes' preparation; `wait_kept` waits
+        for the rest before the load starts."""
         if not self.created_on or self.keeper is not None:
             return
         self.keeper = subprocess.Popen(
@@ -256,6 +257,13 @@ class RunUser:
         )
         self.keeper.stdin.write(pickle.dumps((self.name, list(self.created_on), KEEP_INTERVAL, os.getpid())))
         self.keeper.stdin.close()
+
+    def wait_kept(self) -> None:
+        """Return once the keeper says it is set up (at once without a keeper, or the
+        second time): a keeper still starting beside the clients' first half second of
+        load, on their cores, had them send at half speed."""
+        if self.keeper is None or self.keeper.stdout.closed:
+            return
         ready, _, _ = select.select([self.keeper.stdout], [], [], KEEPER_START_WAIT)
         said = self.keeper.stdout.readline() if ready else b""
         self.keeper.stdout.close()

@@ -347,13 +347,15 @@ def test_only_provably_stale_run_users_are_removed(redis_server):
     holder.close()
 
 
-def test_keep_returns_once_the_keeper_is_set_up_and_it_puts_the_user_back(redis_server):
-    """The keeper's start (an interpreter and its imports) must be over before the
-    clients start, or it shares their cores during the first half second of load: keep()
-    returns only once the keeper has set itself up (renamed itself, made its clients)."""
+def test_wait_kept_returns_once_the_keeper_is_set_up_and_it_puts_the_user_back(redis_server):
+    """The keeper's start (an interpreter and its imports) must be over before the load
+    starts, or it shares the clients' cores during their first half second: wait_kept()
+    (called once the clients are ready) returns only once the keeper has set itself up
+    (renamed itself, made its clients)."""
     with RunUser(Endpoint(host=redis_server.host, port=redis_server.port), "keep:", "keeptest") as user:
         assert user.confined is not None
         user.keep()
+        user.wait_kept()
         assert user.keeper.poll() is None
         with open(f"/proc/{user.keeper.pid}/comm") as comm:
             assert comm.read().strip() == "harness:acl"
