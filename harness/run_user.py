@@ -52,7 +52,6 @@ import pickle
 import re
 import secrets
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -61,8 +60,9 @@ from dataclasses import replace
 
 import redis
 
+from harness.acl_keeper import KEEPER_READY
 from harness.keyspace import match_pattern
-from harness.lifecycle import die_with_parent, pid_alive, set_process_name
+from harness.lifecycle import pid_alive
 from harness.parsers import Secret
 from harness.target import Endpoint, explain_failure, make_client, sentinel_manager
 from harness.template_check import REACHES_OUTSIDE
@@ -77,8 +77,7 @@ STALE_AFTER = 600.0
 # How often the keeper looks for a node that lost the user (a restart): the run's
 # reconnects back off up to 0.5 s, so the user is back before they give up.
 KEEP_INTERVAL = 0.25
-# What the keeper writes on its stdout once set up, and how long keep() waits for it.
-KEEPER_READY = b"ready\n"
+# How long wait_kept() waits for the keeper to say it is set up.
 KEEPER_START_WAIT = 10.0
 # Connection set-up that must work under the user even where it is @admin (Redis 6.2).
 PUT_BACK = ("+info", "+client|setname", "+client|getname", "+client|id", "+cluster|slots", "+cluster|nodes")
@@ -252,7 +251,7 @@ class RunUser:
         if not self.created_on or self.keeper is not None:
             return
         self.keeper = subprocess.Popen(
-            [sys.executable, "-c", "from harness.run_user import keeper_main; keeper_main()"],
+            [sys.executable, "-c", "from harness.acl_keeper import keeper_main; keeper_main()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         )
         self.keeper.stdin.write(pickle.dumps((self.name, list(self.created_on), KEEP_INTERVAL, os.getpid())))
@@ -290,33 +289,6 @@ class RunUser:
             except (redis.RedisError, OSError) as exc:
                 log.warning("could not remove ACL user %s from %s: %s; the next run against it removes it",
                             self.name, node.describe(), explain_failure(exc)[0])
-
-
-def keeper_main() -> None:
-    """The keeper process: every interval, put the user back on a node that lost it (a
-    restart). Dies with the coordinator; ignores the terminal's Ctrl-C (the coordinator
-    stops it once the run's last command is sent)."""
-    name, created_on, interval, coordinator = pickle.load(sys.stdin.buffer)
-    die_with_parent(coordinator, signal.SIGTERM)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    set_process_name("harness:acl")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s harness %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
-    log.handlers[:] = [handler]
-    log.propagate = False
-    clients = [(make_client(node), node, rules) for node, rules in created_on]
-    sys.stdout.buffer.write(KEEPER_READY)
-    sys.stdout.flush()
-    sys.stdout.close()  # (nothing else is ever written there)
-    while True:
-        for client, node, rules in clients:
-            try:
-                if client.execute_command("ACL", "GETUSER", name) is None:
-                    client.execute_command("ACL SETUSER", name, *rules)
-                    log.warning("ACL user %s was gone from %s (a restart?); created it again", name, node.describe())
-            except (redis.RedisError, OSError):
-                pass  # the node is down or restarting: try again next round
-        time.sleep(interval)
 
 
 def remove_stale(nodes: list[Endpoint], now: float, alive=None) -> list[str]:

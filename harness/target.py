@@ -14,7 +14,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass, replace
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import redis
 from redis.backoff import NoBackoff
@@ -24,7 +24,9 @@ from redis.sentinel import MasterNotFoundError, Sentinel
 from harness.embedded import EmbeddedServer
 from harness.errors import TargetError
 from harness.parsers import Secret
-from harness.settings import RunConfig, uses_tls
+
+if TYPE_CHECKING:  # (the ACL keeper imports this module: not settings, numpy and the workloads)
+    from harness.settings import RunConfig
 
 log = logging.getLogger("harness")
 
@@ -85,6 +87,8 @@ class TargetChoice:
 
 
 def choose_target(config: RunConfig) -> TargetChoice:
+    from harness.settings import uses_tls
+
     endpoint = Endpoint(
         host=config.host,
         port=config.port,
