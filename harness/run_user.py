@@ -246,7 +246,7 @@ class RunUser:
         """Start the keeper: a fresh interpreter (not a fork, so it inherits no socket of
         the coordinator's, such as the /metrics listener), told what to keep on stdin -
         never argv, which `ps` shows. Its start (an interpreter and its imports, about
-        half a CPU-second) overlaps the client processes' preparation; `wait_kept` waits
+        0.3 CPU-seconds) overlaps the client processes' preparation; `wait_kept` waits
         for the rest before the load starts."""
         if not self.created_on or self.keeper is not None:
             return
