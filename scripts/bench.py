@@ -331,14 +331,12 @@ class Bench:
                 "-c", str(self.connections), *arguments]
 
     def resp_benchmark(self, pipeline: int) -> dict | None:
-        if self.resp_benchmark_command() is None:
-            return None
         results = []
         for command in (f"SET {{key uniform {KEYS}}} {{value {VALUE}}}", f"GET {{key uniform {KEYS}}}"):
-            out = subprocess.run(
-                self.resp_benchmark_command("-P", str(pipeline), "-s", str(max(1, self.seconds // 2)), command),
-                check=True, capture_output=True, text=True,
-            )
+            line = self.resp_benchmark_command("-P", str(pipeline), "-s", str(max(1, self.seconds // 2)), command)
+            if line is None:
+                return None
+            out = subprocess.run(line, check=True, capture_output=True, text=True)
             # Its last line: "qps: 94450, conn: 50, cnt: 187886, avg: 0.52ms, p99: 2.2ms" (no p50).
             final = re.findall(r"qps: ([0-9.]+), conn: \d+, cnt: \d+, avg: ([0-9.]+)ms, p99: ([0-9.]+)ms",
                                out.stdout + out.stderr)[-1]
