@@ -25,8 +25,8 @@ from harness.plural import plural
 STDOUT = "-"  # output = - writes the result document to standard output
 
 # What the client processes keep in memory (see workloads/keys.py, values.py, base.py):
-# encoded key names per process and key family, the first LOW_KEYS of them whole and
-# the rest from a cached LOW_KEYS-entry table of low digits; each size choice of
+# encoded key names per process and key family, each whole up to WHOLE_NAMES keys, above
+# that two tables of about sqrt(keyspace) entries (leading and trailing digits); each size choice of
 # value_size keeps one value (a fixed size) or VALUES_PER_CHOICE (a range) per thread;
 # each thread holds a block of drawn batches (BLOCK_BYTES, or one batch if bigger, with
 # each command once and the batch joined once more); the zipfian distribution builds
@@ -130,14 +130,18 @@ def _kind(mode: int) -> str:
 def memory_needed(config, plan, prefix_length: int) -> dict[str, int]:
     """Bytes the client processes prepare, by part, summed over all processes."""
     from workloads.base import BLOCK_BYTES
-    from workloads.keys import LOW_KEYS
+    from workloads.keys import WHOLE_NAMES, tail_digits
     from workloads.values import VALUES_PER_CHOICE
 
     threads, processes = plan.threads_per_process, plan.processes
-    digits = len(str(max(0, config.keyspace - 1)))
-    names = min(config.keyspace, LOW_KEYS) * (BYTES_OVERHEAD + prefix_length + digits + 8)  # "$len\r\n" "\r\n"
-    if config.keyspace > LOW_KEYS:
-        names += LOW_KEYS * (BYTES_OVERHEAD + 8)
+    keyspace = config.keyspace
+    digits = len(str(max(0, keyspace - 1)))
+    name_bytes = BYTES_OVERHEAD + prefix_length + digits + 8  # "$len\r\n" "\r\n"
+    names = keyspace * name_bytes
+    if keyspace > WHOLE_NAMES:  # keys below the radix whole, then leading and trailing digits
+        tail = tail_digits(keyspace)
+        radix = 10 ** tail
+        names = (min(keyspace, radix) + (keyspace - 1) // radix + 1) * name_bytes + radix * (BYTES_OVERHEAD + tail + 2)
     value_bytes = 0
     for choice in config.value_size:
         count = 1 if choice.low == choice.high else VALUES_PER_CHOICE

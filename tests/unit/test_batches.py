@@ -5,12 +5,13 @@ operations and request bytes per id that add up to the batch (workloads.base).""
 from collections import Counter
 
 import hiredis
+import numpy as np
 import pytest
 
 from harness.settings import resolve
 from workloads import WorkloadFactory
 from workloads.base import WorkloadSpec
-from workloads.keys import LOW_KEYS
+from workloads.keys import WHOLE_NAMES, key_names
 
 PREFIX = b"t:"
 CASES = [
@@ -43,7 +44,7 @@ def key_number(key: bytes, keyspace: int) -> int:
     return number
 
 
-@pytest.mark.parametrize("keyspace", [1000, LOW_KEYS * 3 + 17])
+@pytest.mark.parametrize("keyspace", [1000, WHOLE_NAMES * 3 + 17, 3_000_017])
 @pytest.mark.parametrize("pipeline", [1, 16])
 @pytest.mark.parametrize("cluster", [False, True])
 @pytest.mark.parametrize("name,options", CASES, ids=[f"{n}-{'-'.join(o)}" for n, o in CASES])
@@ -53,6 +54,7 @@ def test_batches_hold_exactly_the_commands_their_ids_say(name, options, pipeline
     config = resolve(None, {}, settings)
     workload = WorkloadFactory.create(name, WorkloadSpec(config=config, key_prefix=PREFIX, seed=3, cluster=cluster))
     names, large = workload.commands, 0
+    radix = key_names(PREFIX, keyspace).radix  # keys from here on are made of two fragments
     for _ in range(80):
         batch = workload.next_batch(pipeline, 0)
         commands = parse(batch.data)
@@ -65,7 +67,7 @@ def test_batches_hold_exactly_the_commands_their_ids_say(name, options, pipeline
         assert sum(sent.values()) == len(batch.data)
         for command in commands:
             if command[0] not in (b"MULTI", b"EXEC", b"PING"):
-                large += key_number(command[1], keyspace) >= LOW_KEYS
+                large += key_number(command[1], keyspace) >= radix
         if cluster:
             assert b"".join(batch.commands) == batch.data
             assert [parse(command)[0] for command in batch.commands] == commands
@@ -74,8 +76,26 @@ def test_batches_hold_exactly_the_commands_their_ids_say(name, options, pipeline
                     assert key == command[1]
         else:
             assert batch.commands is None and batch.keys is None
-    if keyspace > LOW_KEYS:
-        assert large  # names above LOW_KEYS (made from two fragments) were drawn and parse
+    if keyspace > WHOLE_NAMES:
+        assert large  # names made from two fragments were drawn and parse
+
+
+@pytest.mark.parametrize("keyspace", [1, 10, WHOLE_NAMES, WHOLE_NAMES + 1, 1_000_000, 10_000_000, 123_456_789])
+def test_every_key_name_is_its_number_whole_however_it_is_split(keyspace):
+    names = key_names(b"run:key:", keyspace)
+    numbers = {0, 1, 9, 10, 99, 100, 999, 1000, 1001, 9999, 10_000, 10_001, 99_999, 100_000, 999_999, 1_000_000,
+               names.radix - 1, names.radix, names.radix + 1, keyspace // 2, keyspace - 2, keyspace - 1}
+    indexes = np.array(sorted(k for k in numbers if 0 <= k < keyspace), dtype=np.int64)
+    columns = names.columns(indexes)
+    joined = [b"".join(parts) for parts in zip(*(items for items, _ in columns))]
+    expected = [b"$%d\r\nrun:key:%d\r\n" % (len(b"run:key:%d" % k), k) for k in indexes.tolist()]
+    assert joined == expected
+    assert [int(sum(sizes)) for sizes in zip(*(lengths for _, lengths in columns))] == list(map(len, expected))
+    # Where a command has no key, every column is the empty fragment.
+    absent = names.columns(indexes, present=np.zeros(len(indexes), dtype=bool))
+    assert all(item == b"" for items, _ in absent for item in items)
+    if keyspace > WHOLE_NAMES:  # two small tables, not one of every name
+        assert len(columns) == 2 and len(names.leads) + len(names.tails) < 25 * int(keyspace ** 0.5) + 2000
 
 
 @pytest.mark.parametrize("keyspace,limit,distribution", [(1, 3, "uniform"), (10, 1, "uniform"), (1000, 5, "uniform"),

@@ -63,8 +63,8 @@ def test_a_range_keeps_64_values_and_zipfian_a_table_per_process():
     cfg = config(value_size="100-300", keyspace=2_000_000, key_distribution="zipfian", client_instances=2)
     parts = memory_needed(cfg, make_plan(cfg, 4), prefix_length=10)
     assert parts["values"] == 2 * 2 * 64 * (49 + 200)
-    # the first 1,000,000 names whole, and a 1,000,000-entry table of low digits
-    assert parts["key names"] == 2 * (1_000_000 * (49 + 10 + 7 + 8) + 1_000_000 * (49 + 8))
+    # the first 1,000 names whole, 2,000 leading parts (0-1999) and 1,000 trailing (000-999)
+    assert parts["key names"] == 2 * ((1000 + 2000) * (49 + 10 + 7 + 8) + 1000 * (49 + 3 + 2))
     assert parts["zipfian table"] == 2 * 2_000_000 * 8
 
 
