@@ -22,6 +22,8 @@ MERGE_OPTIONS = {"--output": True, "--force": False, "--config": True, "--thresh
 OWN_OPTIONS = {"compare": COMPARE_OPTIONS, "report": REPORT_OPTIONS, "merge": MERGE_OPTIONS}
 ANYWHERE = {"--help": False, "--version": False}
 SHORT = {"-c": "--config", "-h": "--help", "-o": "--output"}
+# The only options that may be given more than once (each adds a threshold).
+REPEATABLE = frozenset({"--threshold"})
 COMMAND_LIST = "run, test-connection, compare, report or merge"
 
 
@@ -73,6 +75,7 @@ def check(argv: list[str], key_options: list[str], flags=frozenset()) -> None:
     command = _command(argv, {name for name, valued in every.items() if valued})
     own = OWN_OPTIONS.get(command, for_run)
     allowed = {**own, **ANYWHERE}
+    seen: set[str] = set()
     index = 0
     while index < len(argv):
         token = argv[index]
@@ -90,6 +93,7 @@ def check(argv: list[str], key_options: list[str], flags=frozenset()) -> None:
                 raise UsageError(f"unknown option {token[:2]}: the short options are -c, -o and -h{hint}", command)
             if name not in allowed:
                 raise UsageError(f"option {token[:2]} {_misplaced(name, command)}", command)
+            _once(name, token[:2], seen, command)
             if name in ("--config", "--output") and len(token) == 2:
                 if index >= len(argv):
                     what = {"--config": "the INI file", "--output": "the HTML file" if command == "report"
@@ -106,12 +110,22 @@ def check(argv: list[str], key_options: list[str], flags=frozenset()) -> None:
             raise UsageError(f"unknown option {name} on the command line{_suggest(name, list(allowed))}", command)
         if name not in allowed:
             raise UsageError(f"option {name} {_misplaced(name, command)}", command)
+        _once(name, name, seen, command)
         if every[name] and not has_value:
             if index >= len(argv):
                 raise UsageError(f"option {name} needs a value on the command line", command)
             index += 1
         elif not every[name] and has_value:
             raise UsageError(f"option {name} takes no value", command)
+
+
+def _once(name: str, written: str, seen: set[str], command: str | None) -> None:
+    """Name an option given twice (docopt says only that it cannot match, and which of
+    two values would win is not obvious). `written`: as typed (-c for --config)."""
+    if name in seen and name not in REPEATABLE:
+        short = f" ({written})" if written != name else ""
+        raise UsageError(f"option {name}{short} is given more than once; give it once", command)
+    seen.add(name)
 
 
 def _misplaced(name: str, command: str | None) -> str:

@@ -88,6 +88,9 @@ def test_a_bare_harness_prints_the_short_usage(capsys):
     (["run", "--dry-run=yes"], "option --dry-run takes no value"),
     (["run", "--format", "json"], "option --format applies to compare only"),
     (["run", "extra"], "run takes no arguments besides options; a value with spaces needs quotes"),
+    (["run", "--keyspace=10", "--duration", "3", "--keyspace", "20"],
+     "option --keyspace is given more than once; give it once"),
+    (["run", "--config=a.ini", "-c", "b.ini"], "option --config (-c) is given more than once; give it once"),
 ])
 def test_run_usage_errors_name_the_problem_and_show_the_usage_line(capsys, argv, message):
     line, under = usage_error(capsys, *argv)
