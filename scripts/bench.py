@@ -51,7 +51,10 @@ Sections (all by default; --only picks some):
   paced      high_throughput at --rate 20000 (pipeline 1), PACED_RUNS runs a round, beside
              a closed-loop run: operations per harness CPU-second paced / closed, and the
              largest schedule lag. For comparison, the same ratio of resp-benchmark's own
-             (SET at its -t 20000 against its closed loop, CPU time of its process).
+             (SET at its -t 20000 against its closed loop, CPU time of its process). And
+             what one sleep and wake-up costs a process on the client cores, with how
+             many operations would have to share each wake-up for paced to cost no more
+             than 1/0.75 of closed per operation.
 
 How to read the output: one table per section. Each line is one figure of one case:
 its median over the runs, min-max, and for figures the issue sets a goal, the goal and
@@ -130,6 +133,17 @@ COMMANDS = (  # name, harness template, redis-benchmark arguments; writers befor
     ("ZADD", "ZADD {key:zset} {int:0:1000} {member}", ["ZADD", "zset:__rand_int__", "__rand_int__", "m0"]),
     ("ZRANGE", "ZRANGE {key:zset} 0 9", ["ZRANGE", "zset:__rand_int__", "0", "9"]),
 )
+
+WAKE_PROBE = """
+import resource, time
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+start = cpu()
+for _ in range(20000):
+    time.sleep(50e-6)
+print((cpu() - start) / 20000)
+"""
 
 # Seconds a run costs beyond its duration (process start, connections, flush), for the
 # estimate printed at the start.
@@ -360,6 +374,14 @@ class Bench:
         qps, count = re.findall(r"qps: ([0-9.]+), conn: \d+, cnt: (\d+)", out.stdout + out.stderr)[-1]
         return {"ops": float(qps), "cpu": int(count) / cpu if cpu else None}
 
+    def wake_cost(self) -> float:
+        """CPU seconds one sleep-and-wake-up costs a process on the client cores (a
+        50 us sleep, 20,000 times): what a paced sender pays each time it waits for its
+        next send, whatever the client."""
+        out = subprocess.run([*self.taskset(), sys.executable, "-c", WAKE_PROBE], check=True, capture_output=True,
+                             text=True).stdout
+        return float(out)
+
     def requests_for(self, case: str, ops: float | None, tests: int = 1) -> int:
         """redis-benchmark counts requests, not seconds: enough for `seconds` at the
         faster of the harness's rate just before and redis-benchmark's last rate in this
@@ -553,6 +575,15 @@ def paced_round(bench: Bench) -> None:
     bench.log("paced", f"rate {RATE:,} P1", "resp-benchmark", peer_paced)
     add("paced", f"rate {RATE:,} P1", "resp-benchmark ops/CPU-s / its closed loop's",
         ratio(peer_paced, peer_closed, "cpu"))
+    # What waiting costs on this machine: a paced sender sleeps until its next send is
+    # due. For paced ops/CPU-s to be 0.75 of the closed loop's, a paced operation may cost
+    # 1/0.75 - 1 = 1/3 of a closed-loop one more, so that many operations must share
+    # each wake-up (sent together, late by up to that many intervals: 50 us each at
+    # 20,000 ops/s).
+    wake = bench.wake_cost()
+    add("paced", "this machine", "CPU us per sleep and wake-up", 1e6 * wake)
+    if closed and closed["cpu"]:
+        add("paced", "this machine", "operations per wake-up for 0.75", 3 * wake * closed["cpu"])
 
 
 ROUNDS = {"peers": peers_round, "workloads": workloads_round, "commands": commands_round,
