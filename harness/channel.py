@@ -7,9 +7,17 @@ per-command path cost several times the rest of the loop. The socket is made blo
 without a timeout: the loop reads only what epoll reports, and a socket with a timeout
 costs a poll() before every send and recv.
 
-`expect` holds the batch positions whose replies are still to come on this socket, in
-the order they were written (ASKING_REPLY for the +OK of an ASKING); whatever sits there when
-the socket dies was sent and never answered: its outcome is unknown.
+`expect` holds what is still to come on this socket, in the order it was written: a
+position (one command's reply; ASKING_REPLY for the +OK of an ASKING), or the positions
+of a whole write read as one array. A write of several commands on a socket with nothing
+outstanding is read as an array: the reader is fed an array header ("*16\r\n") before
+the replies, so they come back as one list from one gets() instead of one call and one
+round of checks each (at pipeline 16 that halved the reading of a batch's replies:
+1.5 against 3.4 us). Any other write (one command, or while replies are outstanding, so
+the header cannot be put at a reply boundary) is read a reply at a time. When the
+socket dies, `outstanding()` says which positions were answered before it did (an
+array's replies received so far are parsed again from the bytes kept for it) and which
+were sent and never answered: their outcome is unknown.
 
 A stamped channel (plain TCP, not TLS) asks the kernel for the time each read's data
 arrived (SO_TIMESTAMPNS), so a paced loop can leave replies in the socket until its next
@@ -29,6 +37,8 @@ import hiredis
 READ_SIZE = 65536
 # In `expect`: the reply of an ASKING sent before a redirected command.
 ASKING_REPLY = -2
+# Array headers for writes of up to this many commands, made once.
+_HEADERS = [b"*%d\r\n" % n for n in range(1025)]
 # Linux's SO_TIMESTAMPNS (the socket module does not name it) and room for its
 # struct timespec in the ancillary data of a read.
 SO_TIMESTAMPNS = 35
@@ -37,7 +47,7 @@ _TIMESPEC = struct.Struct("qq")
 
 
 class Channel:
-    __slots__ = ("node", "conn", "sock", "reader", "pending", "expect", "owner", "stamped", "age")
+    __slots__ = ("node", "conn", "sock", "reader", "pending", "expect", "owner", "stamped", "age", "kept")
 
     def __init__(self, node: str, conn, owner, sock=None, stamped: bool = False):
         self.node = node  # "host:port", for per-node counts and routing
@@ -52,11 +62,19 @@ class Channel:
         if self.stamped:
             self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.age = 0.0  # how long before the last receive() its data arrived (stamped)
+        self.kept: list[bytes] | None = None  # what arrived since an array was written, until it is read
 
     def write(self, data: bytes, positions) -> None:
-        """Send commands; their positions are expected first, so a write that fails half
-        way leaves them as sent-but-unanswered, which is what they may be."""
-        self.expect.extend(positions)
+        """Send commands (`positions`: a range or tuple, in order); they are expected
+        first, so a write that fails half way leaves them as sent-but-unanswered, which
+        is what they may be."""
+        if len(positions) > 1 and not self.expect:  # at a reply boundary: read back as one array
+            self.expect.append(positions)
+            count = len(positions)
+            self.reader.feed(_HEADERS[count] if count < len(_HEADERS) else b"*%d\r\n" % count)
+            self.kept = []
+        else:
+            self.expect.extend(positions)
         self.sock.sendall(data)
 
     def receive(self) -> bytes:
@@ -67,19 +85,41 @@ class Channel:
             if ancillary:  # the kernel's wall-clock time of the last data read
                 seconds, nanoseconds = _TIMESPEC.unpack(ancillary[0][2])
                 self.age = max(0.0, time.time() - seconds - nanoseconds * 1e-9)
-            return data
-        data = self.sock.recv(READ_SIZE)
-        pending = self.pending
-        if pending is not None:
-            while data and pending():
-                data += self.sock.recv(pending())  # TLS: decrypted bytes epoll cannot see
+        else:
+            data = self.sock.recv(READ_SIZE)
+            pending = self.pending
+            if pending is not None:
+                while data and pending():
+                    data += self.sock.recv(pending())  # TLS: decrypted bytes epoll cannot see
+        if self.kept is not None:
+            self.kept.append(data)
         return data
 
-    def unanswered(self) -> list[int]:
-        return [position for position in self.expect if position != ASKING_REPLY]
+    def outstanding(self) -> tuple[list[tuple[int, object]], list[int]]:
+        """When the socket has failed: the (position, reply) pairs of an array that had
+        partly arrived (its replies so far, parsed again from the bytes kept), and the
+        positions written and never answered."""
+        answered: list[tuple[int, object]] = []
+        unanswered: list[int] = []
+        for item in self.expect:
+            if type(item) is int:
+                if item != ASKING_REPLY:
+                    unanswered.append(item)
+                continue
+            replies = []
+            if self.kept:  # only the head of `expect` can have had replies arrive
+                reader = hiredis.Reader()
+                reader.feed(b"".join(self.kept))
+                while len(replies) < len(item) and (reply := reader.gets()) is not False:
+                    replies.append(reply)
+                self.kept = None
+            answered.extend(zip(item, replies))
+            unanswered.extend(item[len(replies):])
+        return answered, unanswered
 
     def close(self) -> None:
         self.expect.clear()
+        self.kept = None
         try:
             self.conn.disconnect()
         except Exception:  # noqa: BLE001 - closing a broken socket may fail; it is gone either way

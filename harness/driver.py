@@ -36,6 +36,8 @@ import queue
 import random
 import time
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import is_
 
 import redis
 from hiredis import ReplyError
@@ -60,6 +62,7 @@ MAX_REDIRECTS = 16
 # Error replies that mean the server cannot serve this connection right now (a demoted
 # master, a node loading or without quorum): they open a disruption like a lost connection.
 DISRUPTIVE_ERRORS = frozenset({"READONLY", "LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"})
+NoneType = type(None)
 
 
 class TargetGone(TargetError):
@@ -266,6 +269,13 @@ class Driver:
             if reply is False:  # the rest has not arrived yet
                 break
             position = expect.popleft()
+            if type(position) is not int:  # a whole write's replies, as one list (harness.channel)
+                channel.kept = None
+                counted = self._answer_write(connection, channel, position, reply, stats)
+                if counted is None:
+                    return  # the connection failed; the batch is accounted for
+                answered += counted
+                continue
             if reply is None:
                 stats.nulls[names[ids[position]]] += 1
             elif type(reply) is ReplyError:
@@ -286,6 +296,42 @@ class Driver:
                 stats.nodes[channel.node] += answered
         if remaining == 0:
             self._complete(connection, stats, self.now() - channel.age)
+
+    def _answer_write(self, connection: Connection, channel, positions, replies: list, stats) -> int | None:
+        """The replies of one write, read as one list: null replies and errors are
+        looked for in C (a set of the replies' types) and then only where there are
+        some. How many were answered (a redirected command's answer is still to come);
+        None: the connection failed while redirecting."""
+        kinds = set(map(type, replies))
+        answered = len(replies)
+        if NoneType in kinds:
+            names, ids = self.names, connection.batch.ids
+            for position in compress(positions, map(is_, replies, repeat(None))):
+                stats.nulls[names[ids[position]]] += 1
+        exec_at = connection.batch.exec_at
+        if ReplyError in kinds or (exec_at >= 0 and list in kinds):
+            for position, reply in zip(positions, replies):
+                if type(reply) is ReplyError:
+                    outcome = self._reply_error(connection, channel, position, reply, stats)
+                    if outcome is None:
+                        return None
+                    if not outcome:
+                        answered -= 1
+                elif position == exec_at and type(reply) is list:
+                    self._transaction_outcomes(connection, reply)
+        return answered
+
+    def _answered_before_failure(self, connection: Connection, position: int, reply) -> None:
+        """A reply that arrived before its connection failed (parsed again from what the
+        channel kept): a null reply or an error is counted as such; the rest are
+        answered (count_lost)."""
+        stats = self.stats if connection.measured else self.warmup
+        if reply is None:
+            stats.nulls[self.names[connection.batch.ids[position]]] += 1
+        elif type(reply) is ReplyError:
+            self._failed(connection, position, reply_error_type(reply), stats)
+        elif position == connection.batch.exec_at and type(reply) is list:
+            self._transaction_outcomes(connection, reply)
 
     def _reply_error(self, connection: Connection, channel, position: int, reply: ReplyError, stats):
         """True: an answer (an error, counted); False: redirected, answer still to come;
@@ -371,7 +417,13 @@ class Driver:
         indeterminate; never written (`unsent`): failed with the error's type; answered:
         counted as answered. The batch ends here and the connection starts over."""
         unsent = set(unsent)
-        unanswered = {p for channel in connection.channels.values() for p in channel.unanswered()} - unsent
+        unanswered: set[int] = set()
+        for channel in connection.channels.values():
+            answered, never = channel.outstanding()
+            unanswered.update(never)
+            for position, reply in answered:
+                self._answered_before_failure(connection, position, reply)
+        unanswered -= unsent
         count_lost(self.stats if connection.measured else self.warmup, self.names, connection.batch,
                    connection.failed, unanswered, unsent, error_type(exc))
         self._failing(connection, now, len(unanswered) + len(unsent))

@@ -10,6 +10,7 @@ successes, errors, null replies, and indeterminate outcomes.
 from __future__ import annotations
 
 import queue
+from collections import Counter
 
 import hiredis
 import pytest
@@ -209,6 +210,35 @@ def test_a_connection_lost_mid_batch_leaves_its_unanswered_operations_indetermin
     assert stats.indeterminate == {("SET", "connection"): 8}
     assert stats.errors == {} and stats.ok["SET"] == 8  # the second batch went out on the reopened connection
     assert connections[0].conn.connects == 1
+
+
+def test_replies_that_came_before_a_connection_died_count_as_answered_and_only_the_rest_are_indeterminate():
+    # A batch's replies are read as one array (harness.channel): when the socket dies
+    # with the array half read, the replies that did arrive are parsed again from the
+    # bytes the channel kept, nulls and errors included.
+    clock = FakeClock()
+    workload, _ = make_workload(read_ratio=0.5, write_mix="SET:50,INCR:50", pipeline=8)
+    misses = lambda command: b"$-1\r\n" if command[0] == b"GET" else redis_answer(command)  # noqa: E731
+    sockets, connections, router = standalone(clock, count=1, answer=misses)
+    driver = make_driver(clock, workload, connections, router, quota=8, pipeline=8)
+    sock = sockets[0]
+    sock.hold = True
+    driver.start()
+    driver.turn()
+    assert len(sock.commands) == 8
+    sock.outgoing = [(at if number < 5 else float("inf"), reply) for number, (at, reply) in enumerate(sock.outgoing)]
+    sock.hold = False
+    driver.turn()  # five of the eight replies are read: no whole array yet
+    assert len(sock.outgoing) == 3 and driver.busy == 1
+    sock.closed = True
+    stats = run_to_end(driver)
+    first, rest = sock.commands[:5], sock.commands[5:]
+    names = [command[0].decode() for command in first]
+    assert stats.indeterminate == dict(Counter((command[0].decode(), "connection") for command in rest))
+    assert stats.errors == dict(Counter((name, "WRONGTYPE") for name in names if name == "INCR"))
+    assert stats.nulls["GET"] == names.count("GET")
+    assert {name: stats.ok[name] for name in ("GET", "SET")} == {name: names.count(name) for name in ("GET", "SET")}
+    assert stats.nulls["GET"] and stats.errors and stats.indeterminate  # the draw covers every kind of outcome
 
 
 def test_a_write_that_fails_counts_its_batch_indeterminate_and_reconnects_with_backoff():
