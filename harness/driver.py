@@ -309,7 +309,7 @@ class Driver:
             for position in compress(positions, map(is_, replies, repeat(None))):
                 stats.nulls[names[ids[position]]] += 1
         exec_at = connection.batch.exec_at
-        if ReplyError in kinds or (exec_at >= 0 and list in kinds):
+        if ReplyError in kinds:
             for position, reply in zip(positions, replies):
                 if type(reply) is ReplyError:
                     outcome = self._reply_error(connection, channel, position, reply, stats)
@@ -319,6 +319,8 @@ class Driver:
                         answered -= 1
                 elif position == exec_at and type(reply) is list:
                     self._transaction_outcomes(connection, reply)
+        elif exec_at >= 0 and positions[-1] == exec_at and type(replies[-1]) is list:
+            self._transaction_outcomes(connection, replies[-1])  # EXEC ends its write
         return answered
 
     def _answered_before_failure(self, connection: Connection, position: int, reply) -> None:

@@ -241,6 +241,26 @@ def test_replies_that_came_before_a_connection_died_count_as_answered_and_only_t
     assert stats.nulls["GET"] and stats.errors and stats.indeterminate  # the draw covers every kind of outcome
 
 
+def test_a_transaction_counts_each_command_by_its_item_in_the_exec_reply():
+    def answer(command):  # every command queues; EXEC says the second of four failed
+        name = command[0].upper()
+        if name == b"MULTI":
+            return b"+OK\r\n"
+        if name == b"EXEC":
+            return b"*4\r\n+OK\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n:1\r\n+OK\r\n"
+        return b"+QUEUED\r\n"
+
+    clock = FakeClock()
+    workload, _ = make_workload("pipeline", transaction="true", pipeline=4)
+    sockets, connections, router = standalone(clock, count=1, answer=answer)
+    stats = run_to_end(make_driver(clock, workload, connections, router, quota=12, pipeline=4))
+    sent = sockets[0].commands
+    assert len(sent) == 3 * 6 and stats.ok["MULTI"] == stats.ok["EXEC"] == 3
+    second = Counter(sent[start + 2][0].decode() for start in range(0, 18, 6))  # MULTI, 1st, 2nd, ...
+    assert stats.errors == {(name, "WRONGTYPE"): n for name, n in second.items()}
+    assert stats.total == 18 and stats.total_errors == 3
+
+
 def test_a_write_that_fails_counts_its_batch_indeterminate_and_reconnects_with_backoff():
     clock = FakeClock()
     workload, _ = make_workload("high_throughput", read_ratio=0.0, pipeline=4)
