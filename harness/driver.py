@@ -261,7 +261,6 @@ class Driver:
         reader.feed(data)
         gets = reader.gets
         stats = self.stats if connection.measured else self.warmup
-        ids, names = batch.ids, self.names
         remaining = connection.remaining
         answered = 0
         while expect:
@@ -269,26 +268,14 @@ class Driver:
             if reply is False:  # the rest has not arrived yet
                 break
             position = expect.popleft()
-            if type(position) is not int:  # a whole write's replies, as one list (harness.channel)
+            if type(position) is int:
+                counted = self._answer(connection, channel, position, reply, stats)
+            else:  # a whole write's replies, as one list (harness.channel)
                 channel.kept = None
                 counted = self._answer_write(connection, channel, position, reply, stats)
-                if counted is None:
-                    return  # the connection failed; the batch is accounted for
-                answered += counted
-                continue
-            if reply is None:
-                stats.nulls[names[ids[position]]] += 1
-            elif type(reply) is ReplyError:
-                outcome = self._reply_error(connection, channel, position, reply, stats)
-                if outcome is None:
-                    return  # the connection failed; the batch is accounted for
-                if not outcome:
-                    continue  # redirected: its reply is still to come
-            elif position == batch.exec_at and type(reply) is list:
-                self._transaction_outcomes(connection, reply)
-            elif position == ASKING_REPLY:
-                continue
-            answered += 1
+            if counted is None:
+                return  # the connection failed; the batch is accounted for
+            answered += counted
         if answered:
             remaining -= answered
             connection.remaining = remaining
@@ -297,31 +284,42 @@ class Driver:
         if remaining == 0:
             self._complete(connection, stats, self.now() - channel.age)
 
+    def _answer(self, connection: Connection, channel, position: int, reply, stats) -> int | None:
+        """One reply: 1 when it answers its command, 0 when that answer is still to come
+        (redirected) or it was an ASKING's; None: the connection failed while redirecting."""
+        if reply is None:
+            stats.nulls[self.names[connection.batch.ids[position]]] += 1
+        elif type(reply) is ReplyError:
+            outcome = self._reply_error(connection, channel, position, reply, stats)
+            return None if outcome is None else int(outcome)
+        elif position == ASKING_REPLY:
+            return 0
+        elif position == connection.batch.exec_at and type(reply) is list:
+            self._transaction_outcomes(connection, reply)
+        return 1
+
     def _answer_write(self, connection: Connection, channel, positions, replies: list, stats) -> int | None:
-        """The replies of one write, read as one list: null replies and errors are
-        looked for in C (a set of the replies' types) and then only where there are
-        some. How many were answered (a redirected command's answer is still to come);
-        None: the connection failed while redirecting."""
+        """The replies of one write, read as one list: null replies and a transaction's
+        EXEC are found from a set of the replies' types (made in C); a write holding an
+        error is answered a reply at a time, since an error may be a redirection. How
+        many were answered; None: the connection failed while redirecting."""
         kinds = set(map(type, replies))
-        answered = len(replies)
+        if ReplyError in kinds:
+            answered = 0
+            for position, reply in zip(positions, replies):
+                counted = self._answer(connection, channel, position, reply, stats)
+                if counted is None:
+                    return None
+                answered += counted
+            return answered
         if NoneType in kinds:
             names, ids = self.names, connection.batch.ids
             for position in compress(positions, map(is_, replies, repeat(None))):
                 stats.nulls[names[ids[position]]] += 1
         exec_at = connection.batch.exec_at
-        if ReplyError in kinds:
-            for position, reply in zip(positions, replies):
-                if type(reply) is ReplyError:
-                    outcome = self._reply_error(connection, channel, position, reply, stats)
-                    if outcome is None:
-                        return None
-                    if not outcome:
-                        answered -= 1
-                elif position == exec_at and type(reply) is list:
-                    self._transaction_outcomes(connection, reply)
-        elif exec_at >= 0 and positions[-1] == exec_at and type(replies[-1]) is list:
+        if exec_at >= 0 and positions[-1] == exec_at and type(replies[-1]) is list:
             self._transaction_outcomes(connection, replies[-1])  # EXEC ends its write
-        return answered
+        return len(replies)
 
     def _answered_before_failure(self, connection: Connection, position: int, reply) -> None:
         """A reply that arrived before its connection failed (parsed again from what the

@@ -130,18 +130,17 @@ def _kind(mode: int) -> str:
 def memory_needed(config, plan, prefix_length: int) -> dict[str, int]:
     """Bytes the client processes prepare, by part, summed over all processes."""
     from workloads.base import BLOCK_BYTES
-    from workloads.keys import WHOLE_NAMES, tail_digits
+    from workloads.keys import name_layout
     from workloads.values import VALUES_PER_CHOICE
 
     threads, processes = plan.threads_per_process, plan.processes
     keyspace = config.keyspace
     digits = len(str(max(0, keyspace - 1)))
     name_bytes = BYTES_OVERHEAD + prefix_length + digits + 8  # "$len\r\n" "\r\n"
+    radix, tail = name_layout(keyspace)
     names = keyspace * name_bytes
-    if keyspace > WHOLE_NAMES:  # keys below the radix whole, then leading and trailing digits
-        tail = tail_digits(keyspace)
-        radix = 10 ** tail
-        names = (min(keyspace, radix) + (keyspace - 1) // radix + 1) * name_bytes + radix * (BYTES_OVERHEAD + tail + 2)
+    if tail:  # keys below the radix whole, then leading and trailing digits
+        names = (radix + (keyspace - 1) // radix + 1) * name_bytes + radix * (BYTES_OVERHEAD + tail + 2)
     value_bytes = 0
     for choice in config.value_size:
         count = 1 if choice.low == choice.high else VALUES_PER_CHOICE

@@ -152,10 +152,15 @@ def _base_picker(config, size: int, keyspace: int, rng: np.random.Generator) -> 
 WHOLE_NAMES = 30_000
 
 
-def tail_digits(keyspace: int) -> int:
-    """How many trailing digits a key name's second fragment holds: half the digits of
-    the largest key (at least 3), so both tables have about sqrt(keyspace) entries."""
-    return max(3, len(str(max(0, keyspace - 1))) // 2)
+def name_layout(keyspace: int) -> tuple[int, int]:
+    """(radix, tail digits): keys from the radix on are named by two fragments, the last
+    `tail digits` digits from a table of `radix` entries. Half the digits of the largest
+    key (at least 3), so both tables have about sqrt(keyspace) entries; (keyspace, 0)
+    when every name is whole."""
+    if keyspace <= WHOLE_NAMES:
+        return keyspace, 0
+    digits = max(3, len(str(keyspace - 1)) // 2)
+    return 10 ** digits, digits
 
 
 class KeyNames:
@@ -165,23 +170,21 @@ class KeyNames:
 
     Made once per process and family (`key_names`), read-only afterwards, so the
     worker threads share it. Up to WHOLE_NAMES keys, each name is one fragment. Above,
-    with R = 10 ** tail_digits(keyspace), key k < R is one fragment and a larger k is
-    two: `leads[R + k // R]` (the length header, the prefix and the leading digits) then
+    with R the radix of `name_layout`, key k < R is one fragment and a larger k is two:
+    `leads[R + k // R]` (the length header, the prefix and the leading digits) then
     `tails[k % R]` (the last digits and the line end).
     """
 
     def __init__(self, base: bytes, keyspace: int):
         self.base = base
-        self.radix = keyspace  # keys from here on are two fragments (none if whole)
+        self.radix, digits = name_layout(keyspace)  # keys from the radix on are two fragments
+        radix = self.radix
+        leads = [b"$%d\r\n%b%d\r\n" % (len(base) + len(str(k)), base, k) for k in range(min(keyspace, radix))]
         self.tails: Fragments | None = None
-        if keyspace > WHOLE_NAMES:
-            digits = tail_digits(keyspace)
-            self.radix = 10 ** digits
-            self.tails = Fragments([b"%0*d\r\n" % (digits, low) for low in range(self.radix)])
-        leads = [b"$%d\r\n%b%d\r\n" % (len(base) + len(str(k)), base, k) for k in range(min(keyspace, self.radix))]
-        if self.tails is not None:
+        if digits:
             leads += [b"$%d\r\n%b%d" % (len(base) + len(str(high)) + digits, base, high)
-                      for high in range((keyspace - 1) // self.radix + 1)]
+                      for high in range((keyspace - 1) // radix + 1)]
+            self.tails = Fragments([b"%0*d\r\n" % (digits, low) for low in range(radix)])
         self.leads = Fragments(leads)
 
     def columns(self, indexes: np.ndarray, present=None) -> list[tuple[np.ndarray, np.ndarray]]:
